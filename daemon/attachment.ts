@@ -1,0 +1,359 @@
+/**
+ * One pod attachment (containerID + network + ifname): the pure LeaseMachine wired to its
+ * packet socket in the pod namespace, its single timer and the lease store. All the
+ * machine's actions are carried out here; nothing here decides protocol behaviour.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { LeaseMachine } from './client/lease-machine';
+import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './client/machine-types';
+import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
+import { BootOp } from './dhcp4/types';
+import { openPacketSocket, type PacketSocket } from './io';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
+import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
+
+const CLIENT_PORT = 68;
+const SERVER_PORT = 67;
+/** setTimeout's limit; longer waits are re-armed in steps */
+const MAX_TIMER_MS = 0x7fffffff;
+
+export interface AttachmentSpec extends AttachmentRef {
+  netns: string;
+  podName?: string;
+  podNamespace?: string;
+  provide: Array<{ code: number; value: string }>;
+  requestList: number[];
+}
+
+export interface AttachmentDeps {
+  store: LeaseStore;
+  log: Logger;
+  metrics: Metrics;
+  alwaysBroadcast: boolean;
+  resendMaxMs: number;
+  resendTimeoutMs: number;
+  now?: () => number;
+  /** the attachment reached a terminal state by itself (vanished link) and should be forgotten */
+  onGone: (a: Attachment) => void;
+}
+
+/** Option 61 as the reference sends it: type 0, then containerID/netName/ifName, at most 255 bytes. */
+export function defaultClientId(ref: AttachmentRef): Buffer {
+  const id = Buffer.from(`${ref.containerId}/${ref.netName}/${ref.ifname}`, 'utf8');
+  return Buffer.concat([Buffer.from([0]), id.subarray(0, 254)]);
+}
+
+export function netnsIdentity(path: string): string | undefined {
+  try {
+    const st = fs.statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+type Waiter = { resolve: (lease: LeaseRecord) => void; reject: (err: Error) => void };
+
+export class Attachment {
+  readonly key: string;
+  readonly machine: LeaseMachine;
+  readonly mac: Buffer;
+  readonly netnsId: string | undefined;
+  readonly clientId: Buffer;
+  lastError: string | undefined;
+  private socket: PacketSocket | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private waiters: Waiter[] = [];
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private exchangeStartedAt = 0;
+
+  /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
+  constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
+    this.key = `${spec.containerId}/${spec.netName}/${spec.ifname}`;
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log.child({ containerId: spec.containerId, ifname: spec.ifname, net: spec.netName });
+    this.netnsId = netnsIdentity(spec.netns);
+    this.socket = openPacketSocket({
+      netnsPath: spec.netns,
+      ifname: spec.ifname,
+      bringUp: true,
+      onPacket: (ip, srcMac) => this.onFrame(ip, srcMac),
+      onError: (err) => this.onSocketError(err),
+    });
+    this.mac = this.socket.mac;
+    const provide = new Map<number, Buffer>();
+    for (const p of spec.provide) provide.set(p.code, Buffer.from(p.value, 'utf8'));
+    const provided61 = provide.get(61);
+    provide.delete(61);
+    // a resumed lease keeps the identity it was obtained with
+    this.clientId = stored
+      ? Buffer.from(stored.clientId, 'hex')
+      : provided61
+        ? Buffer.concat([Buffer.from([0]), provided61]).subarray(0, 255)
+        : defaultClientId(spec);
+    const config: MachineConfig = {
+      clientId: this.clientId,
+      chaddr: this.mac,
+      provide,
+      paramRequestList: spec.requestList,
+      alwaysBroadcast: deps.alwaysBroadcast,
+      resendMaxMs: deps.resendMaxMs,
+      resendTimeoutMs: deps.resendTimeoutMs,
+      maxMessageSize: 1500 - 28,
+    };
+    this.machine = new LeaseMachine(config, {
+      now: this.now,
+      randomU32: () => crypto.randomBytes(4).readUInt32BE(0),
+      random: Math.random,
+    });
+  }
+
+  get clientIdHex(): string {
+    return this.clientId.toString('hex');
+  }
+
+  /** Starts DORA; resolves on the first bound lease. */
+  acquire(): Promise<LeaseRecord> {
+    const p = new Promise<LeaseRecord>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.exchangeStartedAt = this.now();
+    this.dispatch({ type: 'start' });
+    return p;
+  }
+
+  resume(lease: LeaseRecord): void {
+    this.dispatch({ type: 'resume', lease });
+  }
+
+  /** DEL: RELEASE when bound (best effort), then close everything. */
+  release(): void {
+    this.dispatch({ type: 'release' });
+    this.close(new Error('released'));
+  }
+
+  /** Stop without a RELEASE (shutdown, failed ADD). */
+  stop(reason: Error): void {
+    this.dispatch({ type: 'stop' });
+    this.close(reason);
+  }
+
+  get closed(): boolean {
+    return this.socket === undefined;
+  }
+
+  view(): LeaseView {
+    const lease = this.machine.lease;
+    const v: LeaseView = {
+      containerId: this.spec.containerId,
+      netName: this.spec.netName,
+      ifname: this.spec.ifname,
+      netns: this.spec.netns,
+      mac: formatMac(this.mac),
+      state: this.machine.state,
+      xid: this.machine.xid,
+      expired: this.machine.state === 'EXPIRED',
+    };
+    if (this.spec.podName) v.podName = this.spec.podName;
+    if (this.spec.podNamespace) v.podNamespace = this.spec.podNamespace;
+    if (this.lastError) v.lastError = this.lastError;
+    if (lease) {
+      const p = lease.params;
+      Object.assign(v, {
+        address: lease.address,
+        prefixLength: lease.prefixLength,
+        serverId: lease.serverId,
+        boundAt: lease.boundAt,
+        leaseTime: lease.leaseTime,
+      });
+      if (lease.leaseTime !== 0xffffffff) {
+        v.renewAt = lease.boundAt + lease.t1 * 1000;
+        v.rebindAt = lease.boundAt + lease.t2 * 1000;
+        v.expiresAt = lease.boundAt + lease.leaseTime * 1000;
+      }
+      if (p.routers) v.routers = p.routers;
+      if (p.staticRoutes) v.staticRoutes = p.staticRoutes;
+      if (p.classlessRoutes) v.classlessRoutes = p.classlessRoutes;
+      if (p.dnsServers) v.dnsServers = p.dnsServers;
+      if (p.domainName) v.domainName = p.domainName;
+      if (p.domainSearch) v.domainSearch = p.domainSearch;
+      if (p.mtu) v.mtu = p.mtu;
+    }
+    return v;
+  }
+
+  stored(lease: LeaseRecord): StoredAttachment {
+    const s: StoredAttachment = {
+      format: STORE_FORMAT,
+      containerId: this.spec.containerId,
+      netName: this.spec.netName,
+      ifname: this.spec.ifname,
+      netns: this.spec.netns,
+      mac: formatMac(this.mac),
+      clientId: this.clientIdHex,
+      provide: this.spec.provide,
+      requestList: this.spec.requestList,
+      lease,
+    };
+    if (this.netnsId) s.netnsId = this.netnsId;
+    if (this.spec.podName) s.podName = this.spec.podName;
+    if (this.spec.podNamespace) s.podNamespace = this.spec.podNamespace;
+    return s;
+  }
+
+  dispatch(event: MachineEvent): void {
+    let actions: MachineAction[];
+    try {
+      actions = this.machine.handle(event);
+    } catch (err) {
+      // the machine is pure and tested never to throw; if it does, this lease stops, no other
+      this.log.error('lease state machine failed', { err: (err as Error).message, event: event.type });
+      this.stop(err as Error);
+      return;
+    }
+    for (const action of actions) this.apply(action);
+  }
+
+  private apply(a: MachineAction): void {
+    switch (a.type) {
+      case 'send':
+        this.send(a.msg, a.srcIp, a.dstIp, a.dstMac);
+        break;
+      case 'arm':
+        this.arm(a.at);
+        break;
+      case 'disarm':
+        this.disarm();
+        break;
+      case 'bound':
+        this.onBound(a.lease, a.renewed);
+        break;
+      case 'expired':
+        this.deps.metrics.expiries.inc();
+        this.log.warn('lease expired without renewal; the pod keeps its link, asking for the same address again', {
+          address: a.lease.address,
+          server: a.lease.serverId,
+          xid: this.machine.xid,
+        });
+        break;
+      case 'nak':
+        this.deps.metrics.naks.inc();
+        this.log.warn('DHCPNAK from our server: lease lost, starting over', { server: a.serverId, reason: a.message, xid: this.machine.xid });
+        this.lastError = `NAK from ${a.serverId}${a.message ? `: ${a.message}` : ''}`;
+        break;
+      case 'transition':
+        this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
+        if (a.to === 'REBINDING') this.deps.metrics.rebinds.inc();
+        if (a.to === 'RENEWING') this.deps.metrics.renewals.inc();
+        break;
+      case 'ignored':
+        this.deps.metrics.dropped.inc({ reason: 'ignored' });
+        this.log.debug('reply ignored', { reason: a.reason, xid: this.machine.xid, state: this.machine.state });
+        break;
+      case 'bad-reply':
+        this.lastError = a.reason;
+        this.log.warn('unusable reply', { reason: a.reason, xid: this.machine.xid });
+        this.rejectWaiters(new BadReply(a.reason));
+        break;
+    }
+  }
+
+  private onBound(lease: LeaseRecord, renewed: boolean): void {
+    this.lastError = undefined;
+    try {
+      this.deps.store.save(this.stored(lease));
+    } catch (err) {
+      this.log.error('could not persist lease', { err: (err as Error).message });
+    }
+    if (!renewed && this.exchangeStartedAt) {
+      this.deps.metrics.acquireSeconds.observe((this.now() - this.exchangeStartedAt) / 1000);
+      this.exchangeStartedAt = 0;
+    }
+    this.log.info(renewed ? 'lease renewed' : 'lease bound', {
+      address: `${lease.address}/${lease.prefixLength}`,
+      server: lease.serverId,
+      leaseTime: lease.leaseTime,
+      xid: this.machine.xid,
+      state: this.machine.state,
+    });
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve(lease);
+  }
+
+  private send(msg: Parameters<typeof encodeMessage>[0], srcIp: string, dstIp: string, dstMac?: Buffer): void {
+    if (!this.socket) return;
+    try {
+      const payload = encodeMessage(msg);
+      const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
+      this.socket.send(frame, dstMac);
+    } catch (err) {
+      this.lastError = `send failed: ${(err as Error).message}`;
+      this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
+    }
+  }
+
+  private onFrame(ip: Buffer, srcMac: Buffer): void {
+    try {
+      const udp = decodeIpUdp(ip);
+      if (udp.srcPort !== SERVER_PORT || udp.dstPort !== CLIENT_PORT) throw new Error('not from port 67 to 68');
+      const msg = decodeMessage(udp.payload);
+      if (msg.op !== BootOp.REPLY) throw new Error(`op ${msg.op} is not BOOTREPLY`);
+      const params = parseReplyParams(msg.options);
+      for (const r of params.rejected) {
+        this.log.debug('option rejected', { option: r.option, reason: r.reason, xid: msg.xid });
+      }
+      this.dispatch({ type: 'packet', msg, params, srcMac });
+    } catch (err) {
+      this.deps.metrics.dropped.inc({ reason: 'malformed' });
+      this.log.debug('malformed packet dropped', { err: (err as Error).message });
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    this.lastError = err.message;
+    this.log.warn('packet socket error; the interface or namespace is gone', { err: err.message });
+    this.stop(err);
+    this.deps.onGone(this);
+  }
+
+  private arm(at: number): void {
+    this.disarm();
+    const delay = Math.max(0, at - this.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (at - this.now() > 5) this.arm(at);
+      else this.dispatch({ type: 'timer' });
+    }, Math.min(delay, MAX_TIMER_MS));
+    this.timer.unref?.();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private rejectWaiters(err: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  private close(reason: Error): void {
+    this.disarm();
+    this.rejectWaiters(reason);
+    const s = this.socket;
+    this.socket = undefined;
+    s?.close();
+  }
+}
+
+export class BadReply extends Error {
+  static override readonly name = 'BadReply';
+}
+
+export function formatMac(b: Buffer): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,0 +1,92 @@
+/**
+ * The contract of the pure DHCP client state machine (daemon/client/lease-machine.ts).
+ * Events go in, actions come out; the clock (`now`, ms since epoch) and randomness are
+ * injected, so the machine does no I/O and is tested with a fake clock.
+ */
+import type { DhcpMessage, ReplyParams } from '../dhcp4/types';
+
+export type LeaseState =
+  | 'INIT'
+  | 'SELECTING'
+  | 'REQUESTING'
+  | 'INIT_REBOOT'
+  | 'REBOOTING'
+  | 'BOUND'
+  | 'RENEWING'
+  | 'REBINDING'
+  /** the lease ran out; we keep asking for the same address (option 50) in the background */
+  | 'EXPIRED'
+  | 'RELEASED'
+  /** acquisition gave up (ADD deadline passed) or stop() was called; terminal */
+  | 'STOPPED';
+
+export interface MachineConfig {
+  /** option 61 value, already including the type byte */
+  clientId: Buffer;
+  /** the interface MAC, 6 bytes */
+  chaddr: Buffer;
+  /** extra options to send in DISCOVER/REQUEST (the ipam "provide" list), code → value */
+  provide: Map<number, Buffer>;
+  /** parameter request list (option 55), already merged with the config's "request" list */
+  paramRequestList: number[];
+  /** the -broadcast flag: ask the server to broadcast replies even after BOUND */
+  alwaysBroadcast: boolean;
+  /** cap of one retransmission interval, ms (-resendmax, default 62 s) */
+  resendMaxMs: number;
+  /** budget for one exchange's retransmissions before it restarts with a new xid, ms (-resendtimeout, 208 s) */
+  resendTimeoutMs: number;
+  /** max DHCP message size we accept (option 57), e.g. 1500 - 28 */
+  maxMessageSize: number;
+}
+
+/** What is persisted and what a restarted daemon resumes from. */
+export interface LeaseRecord {
+  address: string;
+  prefixLength: number;
+  serverId: string;
+  /** MAC the server's ACK came from; the unicast renewal goes there */
+  serverMac?: string;
+  /** ms since epoch when the ACK was received (start of the lease) */
+  boundAt: number;
+  /** seconds as granted, already sanitized: 0 < t1 < t2 < leaseTime; 0xffffffff = infinite */
+  leaseTime: number;
+  t1: number;
+  t2: number;
+  params: ReplyParams;
+}
+
+export type MachineEvent =
+  /** start acquiring: INIT → SELECTING (DISCOVER); `requestedIp` adds option 50 */
+  | { type: 'start'; requestedIp?: string }
+  /** resume a stored lease after a restart; the machine picks BOUND/RENEWING/REBINDING/INIT_REBOOT from `now` */
+  | { type: 'resume'; lease: LeaseRecord }
+  /** a decoded reply that passed the edge's frame checks; srcMac is the Ethernet source */
+  | { type: 'packet'; msg: DhcpMessage; params: ReplyParams; srcMac?: Buffer }
+  /** the single timer armed by the last 'arm' action fired */
+  | { type: 'timer' }
+  /** DEL: send RELEASE if bound, then stop */
+  | { type: 'release' }
+  /** stop without sending anything (vanished interface, daemon shutdown) */
+  | { type: 'stop' };
+
+export type MachineAction =
+  /**
+   * Send a message. srcIp is the IP source (0.0.0.0 before BOUND, the leased address after);
+   * dstIp 255.255.255.255 for broadcast; dstMac undefined means Ethernet broadcast.
+   */
+  | { type: 'send'; msg: DhcpMessage; srcIp: string; dstIp: string; dstMac?: Buffer }
+  /** (re)arm the machine's single timer at absolute time `at` (ms); replaces any earlier one */
+  | { type: 'arm'; at: number }
+  | { type: 'disarm' }
+  /** a lease was obtained or renewed; the edge persists it and answers a pending ADD */
+  | { type: 'bound'; lease: LeaseRecord; renewed: boolean }
+  /** the lease expired without renewal; the address must be considered lost (never touch the link) */
+  | { type: 'expired'; lease: LeaseRecord }
+  /** our server NAKed us; the machine already went back to INIT */
+  | { type: 'nak'; serverId: string; message?: string }
+  /** state changed */
+  | { type: 'transition'; from: LeaseState; to: LeaseState; reason: string; xid: number }
+  /** a reply was ignored (wrong xid, other server, bad fields); counted as dropped */
+  | { type: 'ignored'; reason: string }
+  /** a reply was unusable (ACK without mask or server id); ADD should fail with this reason */
+  | { type: 'bad-reply'; reason: string };

@@ -1,0 +1,19 @@
+/** Serializes async operations per key; different keys run in parallel. */
+export class KeyedQueue {
+  private tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+
+  get size(): number {
+    return this.tails.size;
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * All attachments of this node. Operations on one attachment are serialized; different
+ * attachments proceed in parallel. Owns the restore-after-restart and vanished-pod sweeps.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Attachment, BadReply, netnsIdentity, type AttachmentSpec } from './attachment';
+import { KeyedQueue } from './keyed-queue';
+import { attachmentKey, type LeaseStore, type StoredAttachment } from './lease-store';
+import { assertNetworkNamespace } from './io';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+import {
+  CheckFailedError,
+  DhcpBadReplyError,
+  InvalidEnvError,
+  IoError,
+  TryAgainLaterError,
+  UnknownContainerError,
+} from '../shared/errors';
+import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
+
+const HOLDING = new Set(['BOUND', 'RENEWING', 'REBINDING']);
+
+export interface ManagerOptions {
+  store: LeaseStore;
+  log: Logger;
+  metrics: Metrics;
+  hostPrefix: string;
+  alwaysBroadcast: boolean;
+  timeoutMs: number;
+  resendMaxMs: number;
+  resendTimeoutMs: number;
+  /** how often to look for namespaces that vanished without a DEL */
+  sweepIntervalMs?: number;
+}
+
+export class LeaseManager {
+  private readonly attachments = new Map<string, Attachment>();
+  private readonly queue = new KeyedQueue();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  /** The path as the daemon sees it: -hostprefix + the caller's path, normalized. */
+  hostPath(p: string): string {
+    return this.opts.hostPrefix ? path.join(this.opts.hostPrefix, p) : p;
+  }
+
+  get count(): number {
+    return this.attachments.size;
+  }
+
+  byState(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.attachments.values()) out[a.machine.state] = (out[a.machine.state] ?? 0) + 1;
+    return out;
+  }
+
+  add(spec: AttachmentSpec): Promise<LeaseView> {
+    const key = attachmentKey(spec.containerId, spec.netName, spec.ifname);
+    return this.queue.run(key, async () => {
+      const netns = this.checkNetns(spec.netns, 'CNI_NETNS');
+      const existing = this.attachments.get(key);
+      if (existing && !existing.closed) {
+        if (existing.spec.netns === netns && HOLDING.has(existing.machine.state)) return existing.view();
+        this.drop(existing, 'replaced by a new ADD');
+      }
+      let att: Attachment;
+      try {
+        att = this.newAttachment({ ...spec, netns });
+      } catch (err) {
+        throw new IoError(`cannot open ${spec.ifname} in ${spec.netns}: ${(err as Error).message}`);
+      }
+      this.attachments.set(key, att);
+      let deadline: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          att.acquire(),
+          new Promise<never>((_, reject) => {
+            deadline = setTimeout(
+              () =>
+                reject(
+                  new TryAgainLaterError(
+                    `no DHCP lease for ${spec.ifname} within ${this.opts.timeoutMs / 1000} s`,
+                    att.lastError ?? 'no DHCP server answered on this interface',
+                  ),
+                ),
+              this.opts.timeoutMs,
+            );
+          }),
+        ]);
+        return att.view();
+      } catch (err) {
+        this.drop(att, 'ADD failed');
+        if (err instanceof BadReply) throw new DhcpBadReplyError(`unusable DHCP reply: ${err.message}`);
+        throw err;
+      } finally {
+        clearTimeout(deadline);
+      }
+    });
+  }
+
+  del(ref: AttachmentRef): Promise<void> {
+    const key = attachmentKey(ref.containerId, ref.netName, ref.ifname);
+    return this.queue.run(key, async () => {
+      const att = this.attachments.get(key);
+      if (att) this.release(att, 'DEL');
+      this.opts.store.remove(key);
+    });
+  }
+
+  check(ref: AttachmentRef, netns: string, expected: string[]): Promise<LeaseView> {
+    const key = attachmentKey(ref.containerId, ref.netName, ref.ifname);
+    return this.queue.run(key, async () => {
+      const att = this.attachments.get(key);
+      if (!att) throw new CheckFailedError(`no lease held for ${key}`);
+      const v = att.view();
+      if (!HOLDING.has(v.state)) throw new CheckFailedError(`lease for ${key} is ${v.state}, not bound`, v.lastError);
+      if (netns && this.hostPath(netns) !== att.spec.netns) {
+        throw new CheckFailedError(`lease for ${key} was taken in ${att.spec.netns}, not ${netns}`);
+      }
+      const held = `${v.address}/${v.prefixLength}`;
+      if (!expected.includes(held)) throw new CheckFailedError(`lease for ${key} holds ${held}, prevResult has ${expected.join(', ')}`);
+      return v;
+    });
+  }
+
+  async gc(netName: string, valid: Array<{ containerId: string; ifname: string }>): Promise<number> {
+    const keep = new Set(valid.map((v) => `${v.containerId}\0${v.ifname}`));
+    const stale = [...this.attachments.values()].filter(
+      (a) => a.spec.netName === netName && !keep.has(`${a.spec.containerId}\0${a.spec.ifname}`),
+    );
+    await Promise.all(stale.map((a) => this.del(a.spec)));
+    return stale.length;
+  }
+
+  /** Operator release: every attachment of a container, or one interface. */
+  async releaseContainer(containerId: string, ifname?: string): Promise<number> {
+    const hits = [...this.attachments.values()].filter(
+      (a) => a.spec.containerId === containerId && (ifname === undefined || a.spec.ifname === ifname),
+    );
+    await Promise.all(hits.map((a) => this.del(a.spec)));
+    return hits.length;
+  }
+
+  list(filter: { containerId?: string; state?: string } = {}): LeaseView[] {
+    return [...this.attachments.values()]
+      .map((a) => a.view())
+      .filter((v) => (!filter.containerId || v.containerId.startsWith(filter.containerId)) && (!filter.state || v.state === filter.state.toUpperCase()));
+  }
+
+  /** Reloads persisted leases and resumes each in the state its timers imply. */
+  restore(): { resumed: number; dropped: number; quarantined: number } {
+    const report = this.opts.store.load();
+    for (const q of report.quarantined) this.opts.log.warn('lease file set aside', { file: q.file, reason: q.reason });
+    let resumed = 0;
+    let dropped = 0;
+    for (const entry of report.entries) {
+      const key = attachmentKey(entry.containerId, entry.netName, entry.ifname);
+      const log = this.opts.log.child({ containerId: entry.containerId, ifname: entry.ifname, net: entry.netName });
+      const id = netnsIdentity(entry.netns);
+      if (!id || (entry.netnsId && entry.netnsId !== id)) {
+        log.warn('pod namespace vanished while the daemon was down; dropping its lease', { netns: entry.netns, address: entry.lease.address });
+        this.opts.store.remove(key);
+        dropped++;
+        continue;
+      }
+      try {
+        const spec: AttachmentSpec = {
+          containerId: entry.containerId,
+          netName: entry.netName,
+          ifname: entry.ifname,
+          netns: entry.netns,
+          provide: entry.provide,
+          requestList: entry.requestList,
+        };
+        if (entry.podName) spec.podName = entry.podName;
+        if (entry.podNamespace) spec.podNamespace = entry.podNamespace;
+        const att = this.newAttachment(spec, entry);
+        this.attachments.set(key, att);
+        att.resume(entry.lease);
+        resumed++;
+      } catch (err) {
+        log.warn('cannot reopen the pod interface; dropping its lease', { err: (err as Error).message, address: entry.lease.address });
+        this.opts.store.remove(key);
+        dropped++;
+      }
+    }
+    return { resumed, dropped, quarantined: report.quarantined.length };
+  }
+
+  startSweeps(): void {
+    this.sweepTimer = setInterval(() => this.sweep(), this.opts.sweepIntervalMs ?? 5000);
+    this.sweepTimer.unref();
+  }
+
+  /** A namespace path that is gone, or now names another namespace, means the pod vanished without DEL. */
+  sweep(): number {
+    let n = 0;
+    for (const att of [...this.attachments.values()]) {
+      const id = netnsIdentity(att.spec.netns);
+      if (id !== undefined && id === att.netnsId) continue;
+      n++;
+      void this.queue.run(att.key, async () => {
+        if (this.attachments.get(att.key) !== att) return;
+        // our socket still pins the old namespace, so the RELEASE can still leave through it
+        this.release(att, 'namespace vanished without DEL');
+        this.opts.store.remove(att.key);
+      });
+    }
+    return n;
+  }
+
+  /** Daemon shutdown: stop everything without RELEASE; leases stay on disk for the next start. */
+  shutdown(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const att of this.attachments.values()) att.stop(new Error('daemon shutting down'));
+    this.attachments.clear();
+  }
+
+  private newAttachment(spec: AttachmentSpec, stored?: StoredAttachment): Attachment {
+    return new Attachment(
+      spec,
+      {
+        store: this.opts.store,
+        log: this.opts.log,
+        metrics: this.opts.metrics,
+        alwaysBroadcast: this.opts.alwaysBroadcast,
+        resendMaxMs: this.opts.resendMaxMs,
+        resendTimeoutMs: this.opts.resendTimeoutMs,
+        onGone: (a) => this.forget(a, 'interface or namespace gone'),
+      },
+      stored,
+    );
+  }
+
+  private checkNetns(netns: string, what: string): string {
+    const p = this.hostPath(netns);
+    if (!fs.existsSync(p)) throw new UnknownContainerError(`${what} ${netns} does not exist`);
+    try {
+      assertNetworkNamespace(p);
+    } catch (err) {
+      throw new InvalidEnvError(`${what} ${netns} is not a network namespace: ${(err as Error).message}`);
+    }
+    return p;
+  }
+
+  private release(att: Attachment, reason: string): void {
+    const wasHolding = HOLDING.has(att.machine.state);
+    att.release();
+    if (wasHolding) this.opts.metrics.releases.inc();
+    this.opts.log.info('lease released', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason, sentRelease: wasHolding });
+    if (this.attachments.get(att.key) === att) this.attachments.delete(att.key);
+  }
+
+  private drop(att: Attachment, reason: string): void {
+    att.stop(new Error(reason));
+    if (this.attachments.get(att.key) === att) this.attachments.delete(att.key);
+  }
+
+  private forget(att: Attachment, reason: string): void {
+    void this.queue.run(att.key, async () => {
+      if (this.attachments.get(att.key) !== att) return;
+      this.attachments.delete(att.key);
+      this.opts.store.remove(att.key);
+      this.opts.log.info('lease dropped', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason });
+    });
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The daemon's side of the Unix socket: newline-framed JSON-RPC 2.0 (jsonrpc-lite), with a
+ * bound on frame size and on concurrent requests per connection. A bad request gets a
+ * JSON-RPC error; garbage closes only that connection; nothing here can crash the daemon.
+ */
+import * as net from 'node:net';
+import * as jsonrpc from 'jsonrpc-lite';
+import { CniCode, CniError, toCniError } from '../shared/errors';
+import { LineFramer } from '../shared/line-framer';
+import { MAX_FRAME_BYTES } from '../shared/rpc-protocol';
+import type { Logger } from './log';
+import type { Metrics } from './metrics';
+import { InvalidParams } from './rpc-validate';
+
+export type MethodHandler = (params: unknown) => Promise<unknown>;
+
+export const MAX_INFLIGHT_PER_CONNECTION = 32;
+
+export class RpcServer {
+  private readonly connections = new Set<net.Socket>();
+
+  constructor(
+    private readonly server: net.Server,
+    private readonly methods: Record<string, MethodHandler>,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    server.on('connection', (sock) => this.serve(sock));
+    server.on('error', (err) => log.error('rpc server error', { err: err.message }));
+  }
+
+  close(): Promise<void> {
+    for (const c of this.connections) c.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private serve(sock: net.Socket): void {
+    this.connections.add(sock);
+    const framer = new LineFramer(MAX_FRAME_BYTES);
+    let inflight = 0;
+    sock.on('close', () => this.connections.delete(sock));
+    sock.on('error', () => sock.destroy());
+    const reply = (obj: object) => {
+      if (!sock.destroyed && sock.writable) sock.write(JSON.stringify(obj) + '\n');
+    };
+    sock.on('data', (chunk: Buffer) => {
+      let lines: string[];
+      try {
+        lines = framer.push(chunk);
+      } catch (err) {
+        reply(jsonrpc.error(null, new jsonrpc.JsonRpcError((err as Error).message, -32600)));
+        this.metrics.rpc.inc({ method: 'invalid', outcome: 'frame-too-large' });
+        sock.end();
+        return;
+      }
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        if (inflight >= MAX_INFLIGHT_PER_CONNECTION) {
+          reply(jsonrpc.error(null, new jsonrpc.JsonRpcError(`more than ${MAX_INFLIGHT_PER_CONNECTION} requests in flight on one connection`, -32000)));
+          continue;
+        }
+        inflight++;
+        void this.handleLine(line).then(
+          (res) => {
+            inflight--;
+            if (res) reply(res);
+          },
+          () => {
+            inflight--;
+          },
+        );
+      }
+    });
+  }
+
+  /** Returns the response object, or undefined for a notification. */
+  async handleLine(line: string): Promise<object | undefined> {
+    let parsed: ReturnType<typeof jsonrpc.parse>;
+    try {
+      parsed = jsonrpc.parse(line);
+    } catch {
+      return jsonrpc.error(null, jsonrpc.JsonRpcError.parseError('invalid JSON'));
+    }
+    if (Array.isArray(parsed)) {
+      this.metrics.rpc.inc({ method: 'batch', outcome: 'invalid' });
+      return jsonrpc.error(null, jsonrpc.JsonRpcError.invalidRequest('batches are not supported'));
+    }
+    const type = parsed.type as string;
+    if (type === 'invalid') {
+      this.metrics.rpc.inc({ method: 'invalid', outcome: 'invalid' });
+      const err = parsed.payload as jsonrpc.JsonRpcError;
+      return jsonrpc.error(null, err);
+    }
+    if (type !== 'request' && type !== 'notification') {
+      return jsonrpc.error(null, jsonrpc.JsonRpcError.invalidRequest('expected a request'));
+    }
+    const req = parsed.payload as jsonrpc.RequestObject;
+    const id = type === 'request' ? req.id : null;
+    const handler = Object.prototype.hasOwnProperty.call(this.methods, req.method) ? this.methods[req.method] : undefined;
+    if (!handler) {
+      this.metrics.rpc.inc({ method: 'unknown', outcome: 'method-not-found' });
+      return jsonrpc.error(id, jsonrpc.JsonRpcError.methodNotFound({ method: String(req.method).slice(0, 64) }));
+    }
+    try {
+      const result = await handler(req.params);
+      this.metrics.rpc.inc({ method: req.method, outcome: 'ok' });
+      return type === 'request' ? jsonrpc.success(id, (result ?? null) as jsonrpc.Defined) : undefined;
+    } catch (err) {
+      if (err instanceof InvalidParams) {
+        this.metrics.rpc.inc({ method: req.method, outcome: 'invalid-params' });
+        return jsonrpc.error(id, new jsonrpc.JsonRpcError(`invalid params: ${err.message}`, -32602, { cniCode: CniCode.InvalidEnv }));
+      }
+      const cni = toCniError(err);
+      this.metrics.rpc.inc({ method: req.method, outcome: `error-${cni.code}` });
+      if (!(err instanceof CniError)) this.log.error('request failed unexpectedly', { method: req.method, err: String((err as Error)?.stack ?? err) });
+      return jsonrpc.error(id, new jsonrpc.JsonRpcError(cni.message, cni.code, cni.details ? { details: cni.details } : undefined));
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// Bundles each executable with esbuild: one file per entry, so a CNI call loads one script
+// (no module resolution walk) and the daemon's code is only read by `dhcp daemon`.
+import { build } from 'esbuild';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+
+const shebang = `#!${process.env.CNI_DHCP_NODE ?? process.execPath}`;
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  external: ['koffi'],
+};
+const entries = [
+  { in: 'plugin/main.ts', out: 'dist/cni/dhcp', exec: true },
+  { in: 'static/main.ts', out: 'dist/cni/static', exec: true },
+  { in: 'cli/main.ts', out: 'dist/bin/cni-dhcp', exec: true },
+  { in: 'daemon/main.ts', out: 'dist/lib/daemon.js', exec: false },
+];
+
+rmSync('dist', { recursive: true, force: true });
+for (const e of entries) {
+  if (!existsSync(e.in)) continue;
+  mkdirSync(e.out.slice(0, e.out.lastIndexOf('/')), { recursive: true });
+  await build({
+    ...common,
+    entryPoints: [e.in],
+    outfile: e.out,
+    banner: e.exec ? { js: shebang } : undefined,
+    // the shim resolves the daemon bundle at run time; keep that require dynamic
+    logOverride: { 'unsupported-require-call': 'silent' },
+  });
+  if (e.exec) chmodSync(e.out, 0o755);
+  console.log(`built ${e.out}`);
+}

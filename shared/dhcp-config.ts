@@ -1,0 +1,164 @@
+/**
+ * The `dhcp` network config: the reference plugin's ipam keys plus our own, validated into
+ * one typed object. Everything a caller can get wrong is a code-7 error naming the key.
+ */
+import { InvalidConfigError } from './errors';
+import { requireSupportedVersion, type CniVersion } from './cni-version';
+
+export const DEFAULT_SOCKET_PATH = '/run/cni/dhcp.sock';
+
+/** Option names the reference accepts, and their codes (RFC 2132). */
+export const OPTION_NAMES: Record<string, number> = {
+  'subnet-mask': 1,
+  routers: 3,
+  'host-name': 12,
+  'vendor-class-identifier': 60,
+  'dhcp-client-identifier': 61,
+  'user-class': 77,
+};
+
+/** Options we always ask for unless a `request` entry says skipDefault. */
+export const DEFAULT_REQUEST_LIST = [1, 3, 6, 15, 26, 28, 33, 51, 54, 58, 59, 119, 121];
+
+/** Options we build ourselves; `provide` may not set them (61 is allowed: it replaces our client id). */
+const RESERVED_PROVIDE = new Set([0, 50, 51, 52, 53, 54, 55, 57, 255]);
+
+export interface ProvideOption {
+  code: number;
+  value?: string;
+  fromArg?: string;
+}
+
+export interface DhcpIpamConfig {
+  cniVersion: CniVersion;
+  name: string;
+  socketPath: string;
+  /** the final parameter request list */
+  requestList: number[];
+  provide: ProvideOption[];
+  priority?: number;
+  /** ours: leave the gateway and every default route out of the result (reference #698) */
+  omitGateway: boolean;
+  prevResult?: unknown;
+  validAttachments?: Array<{ containerId: string; ifname: string }>;
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function optionCode(raw: unknown, key: string): number {
+  if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw <= 255) return raw;
+  if (typeof raw === 'string') {
+    const named = OPTION_NAMES[raw];
+    if (named !== undefined) return named;
+    if (/^\d{1,3}$/.test(raw) && Number(raw) <= 255) return Number(raw);
+  }
+  throw new InvalidConfigError(
+    `${key}: unknown DHCP option ${JSON.stringify(raw)}`,
+    `use a number from 0 to 255 or one of: ${Object.keys(OPTION_NAMES).join(', ')}`,
+  );
+}
+
+function asArray(v: unknown, key: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidConfigError(`${key} must be an array`);
+  return v;
+}
+
+function asObject(v: unknown, key: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidConfigError(`${key} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function parseRequest(ipam: Record<string, unknown>): number[] {
+  const entries = asArray(ipam.request, 'ipam.request');
+  let skipDefault = false;
+  const extra: number[] = [];
+  entries.forEach((e, i) => {
+    const o = asObject(e, `ipam.request[${i}]`);
+    if (o.skipDefault !== undefined && typeof o.skipDefault !== 'boolean') {
+      throw new InvalidConfigError(`ipam.request[${i}].skipDefault must be a boolean`);
+    }
+    if (o.skipDefault) skipDefault = true;
+    extra.push(optionCode(o.option, `ipam.request[${i}].option`));
+  });
+  const base = skipDefault ? [] : DEFAULT_REQUEST_LIST;
+  return [...new Set([...base, ...extra])].filter((c) => c !== 0 && c !== 255);
+}
+
+function parseProvide(ipam: Record<string, unknown>): ProvideOption[] {
+  return asArray(ipam.provide, 'ipam.provide').map((e, i) => {
+    const key = `ipam.provide[${i}]`;
+    const o = asObject(e, key);
+    const code = optionCode(o.option, `${key}.option`);
+    if (RESERVED_PROVIDE.has(code)) throw new InvalidConfigError(`${key}.option: option ${code} is set by the client itself`);
+    const hasValue = o.value !== undefined;
+    const hasArg = o.fromArg !== undefined;
+    if (hasValue === hasArg) throw new InvalidConfigError(`${key}: give exactly one of "value" or "fromArg"`);
+    if (hasValue && typeof o.value !== 'string') throw new InvalidConfigError(`${key}.value must be a string`);
+    if (hasArg && (typeof o.fromArg !== 'string' || o.fromArg === '')) {
+      throw new InvalidConfigError(`${key}.fromArg must be a non-empty string naming a CNI_ARGS key`);
+    }
+    if (hasValue && (Buffer.byteLength(o.value as string) > 255 || o.value === '')) {
+      throw new InvalidConfigError(`${key}.value must be 1 to 255 bytes`);
+    }
+    return hasValue ? { code, value: o.value as string } : { code, fromArg: o.fromArg as string };
+  });
+}
+
+function parseValidAttachments(cfg: Record<string, unknown>): DhcpIpamConfig['validAttachments'] {
+  const raw = cfg['cni.dev/valid-attachments'];
+  if (raw === undefined) return undefined;
+  return asArray(raw, 'cni.dev/valid-attachments').map((e, i) => {
+    const o = asObject(e, `cni.dev/valid-attachments[${i}]`);
+    if (typeof o.containerID !== 'string' || typeof o.ifname !== 'string') {
+      throw new InvalidConfigError(`cni.dev/valid-attachments[${i}] needs string "containerID" and "ifname"`);
+    }
+    return { containerId: o.containerID, ifname: o.ifname };
+  });
+}
+
+export function parseDhcpConfig(cfg: Record<string, unknown>): DhcpIpamConfig {
+  const cniVersion = requireSupportedVersion(cfg.cniVersion);
+  if (typeof cfg.name !== 'string' || !NAME_RE.test(cfg.name)) {
+    throw new InvalidConfigError(`invalid network name ${JSON.stringify(cfg.name)}`, 'name must match [a-zA-Z0-9][a-zA-Z0-9_.-]*');
+  }
+  if (cfg.ipam === undefined) throw new InvalidConfigError('missing "ipam" section');
+  const ipam = asObject(cfg.ipam, 'ipam');
+  if (ipam.type !== undefined && typeof ipam.type !== 'string') throw new InvalidConfigError('ipam.type must be a string');
+  const socketPath = ipam.daemonSocketPath ?? DEFAULT_SOCKET_PATH;
+  if (typeof socketPath !== 'string' || !socketPath.startsWith('/')) {
+    throw new InvalidConfigError(`ipam.daemonSocketPath must be an absolute path, got ${JSON.stringify(socketPath)}`);
+  }
+  let priority: number | undefined;
+  if (ipam.priority !== undefined) {
+    if (typeof ipam.priority !== 'number' || !Number.isInteger(ipam.priority) || ipam.priority < 0 || ipam.priority > 0xffffffff) {
+      throw new InvalidConfigError(`ipam.priority must be an integer from 0 to 4294967295, got ${JSON.stringify(ipam.priority)}`);
+    }
+    priority = ipam.priority;
+  }
+  if (ipam.omitGateway !== undefined && typeof ipam.omitGateway !== 'boolean') {
+    throw new InvalidConfigError('ipam.omitGateway must be a boolean');
+  }
+  const out: DhcpIpamConfig = {
+    cniVersion,
+    name: cfg.name,
+    socketPath,
+    requestList: parseRequest(ipam),
+    provide: parseProvide(ipam),
+    omitGateway: ipam.omitGateway === true,
+    prevResult: cfg.prevResult,
+    validAttachments: parseValidAttachments(cfg),
+  };
+  if (priority !== undefined) out.priority = priority;
+  return out;
+}
+
+/** Resolves `provide` against CNI_ARGS; a fromArg key that is absent is skipped, as the reference does. */
+export function resolveProvide(provide: ProvideOption[], args: Map<string, string>): Array<{ code: number; value: string }> {
+  const out: Array<{ code: number; value: string }> = [];
+  for (const p of provide) {
+    const value = p.value ?? (p.fromArg !== undefined ? args.get(p.fromArg) : undefined);
+    if (value !== undefined && value !== '') out.push({ code: p.code, value: value.slice(0, 255) });
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * The shim ↔ daemon protocol: JSON-RPC 2.0, one JSON object per line, over the Unix socket.
+ * Errors carry the CNI error code as the JSON-RPC error code (JSON-RPC's own codes are
+ * negative, so they never collide), and CNI `details` in error.data.details.
+ */
+
+export const Method = {
+  Add: 'cni.add',
+  Del: 'cni.del',
+  Check: 'cni.check',
+  Gc: 'cni.gc',
+  Status: 'cni.status',
+  Leases: 'daemon.leases',
+  DaemonStatus: 'daemon.status',
+  Release: 'daemon.release',
+} as const;
+export type MethodName = (typeof Method)[keyof typeof Method];
+
+/** Frames above this size are refused and the connection is closed. */
+export const MAX_FRAME_BYTES = 1 << 20;
+
+export interface AttachmentRef {
+  containerId: string;
+  netName: string;
+  ifname: string;
+}
+
+export interface AddParams extends AttachmentRef {
+  netns: string;
+  /** option 12/60/61/77/... values already resolved from `provide` */
+  provide: Array<{ code: number; value: string }>;
+  requestList: number[];
+  /** K8S_POD_NAME / K8S_POD_NAMESPACE when the runtime sent them, for operators */
+  podName?: string;
+  podNamespace?: string;
+}
+export interface DelParams extends AttachmentRef {
+  netns?: string;
+}
+export interface CheckParams extends AttachmentRef {
+  netns: string;
+  /** CIDR addresses from prevResult; the lease must hold one of them */
+  expectedAddresses: string[];
+}
+export interface GcParams {
+  netName: string;
+  validAttachments: Array<{ containerId: string; ifname: string }>;
+}
+export interface LeasesParams {
+  containerId?: string;
+  state?: string;
+}
+export interface ReleaseParams {
+  containerId: string;
+  ifname?: string;
+}
+
+export interface RouteView {
+  dst: string;
+  gw: string;
+}
+
+export interface LeaseView extends AttachmentRef {
+  netns: string;
+  podName?: string;
+  podNamespace?: string;
+  mac: string;
+  state: string;
+  xid: number;
+  address?: string;
+  prefixLength?: number;
+  serverId?: string;
+  routers?: string[];
+  staticRoutes?: RouteView[];
+  classlessRoutes?: RouteView[];
+  dnsServers?: string[];
+  domainName?: string;
+  domainSearch?: string[];
+  mtu?: number;
+  /** ms since epoch; undefined when not bound; renewAt/rebindAt/expiresAt undefined for infinite leases */
+  boundAt?: number;
+  leaseTime?: number;
+  renewAt?: number;
+  rebindAt?: number;
+  expiresAt?: number;
+  /** true when the lease ran out and we are trying to get the address back */
+  expired: boolean;
+  lastError?: string;
+}
+
+export interface GcResult {
+  released: number;
+}
+export interface StatusResult {
+  ok: true;
+  version: string;
+}
+export interface DaemonStatusResult {
+  version: string;
+  pid: number;
+  uptimeSeconds: number;
+  socketPath: string;
+  stateDir: string;
+  leasesByState: Record<string, number>;
+  leases: number;
+}
