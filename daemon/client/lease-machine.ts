@@ -1,0 +1,326 @@
+/**
+ * The DHCPv4 client state machine (RFC 2131 4.4, modelled on sd-dhcp-client). Pure: events
+ * go in through handle(), actions come out; the clock and randomness are injected, and the
+ * machine owns exactly one timer, which the edge arms and fires on its behalf.
+ */
+import { MessageType, type DhcpMessage, type ReplyParams } from '../dhcp4/types';
+import * as build from './client-messages';
+import { isUsableAddress, type ExchangeFields, type SendAction } from './client-messages';
+import { MIN_INTERVAL_MS, leaseDeadlines, nakRestartDelayMs, nextRetransmitAt, renewRetryAt, secondsSince } from './lease-timing';
+import type { LeaseRecord, LeaseState, MachineAction, MachineConfig, MachineEvent } from './machine-types';
+import * as check from './reply-checks';
+
+export interface MachineDeps {
+  /** ms since epoch */
+  now: () => number;
+  randomU32: () => number;
+  /** uniform in [0,1), for retransmission fuzz */
+  random: () => number;
+}
+
+/** REQUESTs sent in REQUESTING before going back to DISCOVER (~60 s with the 4/8/16/32 s schedule). */
+export const REQUEST_MAX_ATTEMPTS = 4;
+/** INIT-REBOOT REQUESTs before falling back to DISCOVER with option 50 (~28 s). */
+export const REBOOT_MAX_ATTEMPTS = 3;
+
+type DiscoverState = 'SELECTING' | 'EXPIRED';
+
+export class LeaseMachine {
+  private current: LeaseState = 'INIT';
+  private currentXid = 0;
+  private held: LeaseRecord | undefined;
+  private timerAt: number | undefined;
+  private begun = false;
+  /** origin of `secs` */
+  private exchangeStart = 0;
+  /** origin of the -resendtimeout budget and of the attempt count of the current phase */
+  private phaseStart = 0;
+  private sends = 0;
+  private offer: { address: string; serverId: string } | undefined;
+  /** option 50 for DISCOVER: the caller's wish, or the address we lost */
+  private wantedIp: string | undefined;
+  private discoverState: DiscoverState = 'SELECTING';
+  private rebootAddress: string | undefined;
+  private naksSinceBound = 0;
+  private out: MachineAction[] = [];
+
+  constructor(
+    private readonly config: MachineConfig,
+    private readonly deps: MachineDeps,
+  ) {}
+
+  get state(): LeaseState { return this.current; }
+  get xid(): number { return this.currentXid; }
+  get lease(): LeaseRecord | undefined { return this.held; }
+  get nextTimerAt(): number | undefined { return this.timerAt; }
+
+  handle(event: MachineEvent): MachineAction[] {
+    this.out = [];
+    if (this.current === 'RELEASED' || this.current === 'STOPPED') {
+      this.ignore(`${event.type} after ${this.current}`);
+      return this.out;
+    }
+    if ((event.type === 'start' || event.type === 'resume') && this.begun) {
+      this.ignore(`${event.type}: already started`);
+      return this.out;
+    }
+    switch (event.type) {
+      case 'start': this.onStart(event.requestedIp); break;
+      case 'resume': this.onResume(event.lease); break;
+      case 'packet': this.onPacket(event.msg, event.params, event.srcMac); break;
+      case 'timer': this.onTimer(); break;
+      case 'release': this.onRelease(); break;
+      case 'stop': this.finish('STOPPED', 'stopped'); break;
+    }
+    return this.out;
+  }
+
+  // ---- entering states -------------------------------------------------------------------
+
+  private onStart(requestedIp: string | undefined): void {
+    this.begun = true;
+    this.wantedIp = isUsableAddress(requestedIp) ? requestedIp : undefined;
+    this.beginDiscovery('start', 'SELECTING');
+  }
+
+  private onResume(stored: LeaseRecord): void {
+    this.begun = true;
+    const now = this.deps.now();
+    const lease = check.checkStoredLease(stored, now);
+    if (lease === undefined) return this.beginDiscovery('resume: stored lease unusable', 'SELECTING');
+    const deadlines = leaseDeadlines(lease);
+    if (deadlines !== undefined && now >= deadlines.expiresAt) {
+      this.out.push({ type: 'expired', lease });
+      this.rebootAddress = lease.address;
+      this.transition('INIT_REBOOT', 'resume: lease expired');
+      this.startExchange();
+      this.transition('REBOOTING', 'sent INIT-REBOOT REQUEST');
+      this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), lease.address));
+      return;
+    }
+    this.held = lease;
+    this.enterByPhase('resume');
+  }
+
+  private beginDiscovery(reason: string, to: DiscoverState): void {
+    this.startExchange();
+    this.offer = undefined;
+    this.discoverState = to;
+    this.transition(to, reason);
+    this.sendAndRetransmit(build.buildDiscover(this.config, this.fields(true), this.wantedIp));
+  }
+
+  /** Pick BOUND, RENEWING, REBINDING or expiry for the held lease from the clock. */
+  private enterByPhase(reason: string): void {
+    const lease = this.held;
+    if (lease === undefined) return;
+    const deadlines = leaseDeadlines(lease);
+    const now = this.deps.now();
+    if (deadlines === undefined) {
+      this.transition('BOUND', reason);
+      this.disarm();
+    } else if (now < deadlines.t1At) {
+      this.transition('BOUND', reason);
+      this.arm(deadlines.t1At);
+    } else if (now < deadlines.t2At || now < deadlines.expiresAt) {
+      const renewing = now < deadlines.t2At;
+      this.startExchange();
+      this.transition(renewing ? 'RENEWING' : 'REBINDING', `${reason}: ${renewing ? 'T1' : 'T2'} reached`);
+      this.sendRenewal(lease, renewing ? deadlines.t2At : deadlines.expiresAt);
+    } else {
+      this.out.push({ type: 'expired', lease });
+      this.held = undefined;
+      this.wantedIp = lease.address;
+      this.beginDiscovery(`${reason}: lease expired`, 'EXPIRED');
+    }
+  }
+
+  private finish(to: 'RELEASED' | 'STOPPED', reason: string): void {
+    this.held = undefined;
+    this.transition(to, reason);
+    this.disarm();
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  private onTimer(): void {
+    const now = this.deps.now();
+    if (this.timerAt === undefined) return this.ignore(`timer in ${this.current} with none armed`);
+    if (now < this.timerAt) {
+      this.ignore('timer fired early');
+      return this.arm(this.timerAt);
+    }
+    this.timerAt = undefined;
+    const budgetSpent = now >= this.budgetEndsAt();
+    switch (this.current) {
+      case 'INIT':
+        return this.beginDiscovery('NAK backoff over', 'SELECTING');
+      case 'SELECTING':
+      case 'EXPIRED':
+        if (budgetSpent) this.startExchange();
+        return this.sendAndRetransmit(build.buildDiscover(this.config, this.fields(true), this.wantedIp));
+      case 'REQUESTING':
+        if (budgetSpent || this.sends >= REQUEST_MAX_ATTEMPTS) {
+          return this.beginDiscovery('no answer to REQUEST', this.discoverState);
+        }
+        return this.resendSelectingRequest();
+      case 'REBOOTING':
+        if (budgetSpent || this.sends >= REBOOT_MAX_ATTEMPTS) {
+          this.wantedIp = this.rebootAddress;
+          return this.beginDiscovery('no answer to INIT-REBOOT REQUEST', 'EXPIRED');
+        }
+        return this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), this.rebootAddress ?? ''));
+      case 'BOUND':
+      case 'RENEWING':
+      case 'REBINDING':
+        return this.onLeaseTimer(now);
+      default:
+        return this.ignore(`timer in ${this.current}`);
+    }
+  }
+
+  private onLeaseTimer(now: number): void {
+    const lease = this.held;
+    const deadlines = lease === undefined ? undefined : leaseDeadlines(lease);
+    if (lease === undefined || deadlines === undefined) return this.ignore(`timer in ${this.current} without a finite lease`);
+    const phaseDeadline = this.current === 'RENEWING' ? deadlines.t2At : deadlines.expiresAt;
+    if (this.current === 'BOUND' || now >= phaseDeadline) return this.enterByPhase('timer');
+    this.sendRenewal(lease, phaseDeadline);
+  }
+
+  /** A RENEWING (unicast) or REBINDING (broadcast) REQUEST, retried until `deadline`. */
+  private sendRenewal(lease: LeaseRecord, deadline: number): void {
+    const ex = this.fields(this.config.alwaysBroadcast);
+    const renewing = this.current === 'RENEWING';
+    this.send(renewing ? build.buildRenewRequest(this.config, ex, lease) : build.buildRebindRequest(this.config, ex, lease));
+    this.arm(renewRetryAt(this.deps.now(), deadline));
+  }
+
+  private onPacket(msg: DhcpMessage, params: ReplyParams, srcMac: Buffer | undefined): void {
+    const ctx: check.ReplyContext = { state: this.current, xid: this.currentXid, chaddr: this.config.chaddr };
+    if (this.offer !== undefined) ctx.selectedServer = this.offer.serverId;
+    if (this.current === 'RENEWING' || this.current === 'REBINDING') ctx.renewal = this.held;
+    const type = check.checkHeader(ctx, msg, params);
+    if (check.isRejection(type)) return this.reject(type);
+    if (type === MessageType.OFFER) {
+      const offer = check.checkOffer(msg, params);
+      if (check.isRejection(offer)) return this.reject(offer);
+      this.offer = offer;
+      this.phaseStart = this.deps.now();
+      this.sends = 0;
+      this.transition('REQUESTING', `OFFER of ${offer.address} from ${offer.serverId}`);
+      return this.resendSelectingRequest();
+    }
+    if (type === MessageType.ACK) {
+      const lease = check.checkAck(ctx, msg, params, srcMac, this.deps.now());
+      return check.isRejection(lease) ? this.reject(lease) : this.bind(lease, ctx.renewal !== undefined);
+    }
+    const serverId = check.checkNak(ctx, params);
+    return check.isRejection(serverId) ? this.reject(serverId) : this.onNak(serverId, params.message);
+  }
+
+  private bind(lease: LeaseRecord, renewed: boolean): void {
+    this.held = lease;
+    this.naksSinceBound = 0;
+    this.forgetAcquisition();
+    this.transition('BOUND', `ACK of ${lease.address} from ${lease.serverId}`);
+    this.out.push({ type: 'bound', lease, renewed });
+    const deadlines = leaseDeadlines(lease);
+    if (deadlines === undefined) this.disarm();
+    else this.arm(deadlines.t1At);
+  }
+
+  private onNak(serverId: string, message: string | undefined): void {
+    const nak: MachineAction = { type: 'nak', serverId };
+    if (message !== undefined) nak.message = message;
+    this.out.push(nak);
+    this.held = undefined;
+    this.forgetAcquisition();
+    this.naksSinceBound += 1;
+    this.transition('INIT', `NAK from ${serverId}`);
+    const delay = nakRestartDelayMs(this.naksSinceBound, this.config.resendMaxMs);
+    if (delay === 0) this.beginDiscovery('restart after NAK', 'SELECTING');
+    else this.arm(this.deps.now() + delay);
+  }
+
+  private onRelease(): void {
+    const lease = this.held;
+    const holding = this.current === 'BOUND' || this.current === 'RENEWING' || this.current === 'REBINDING';
+    if (lease !== undefined && holding) {
+      this.currentXid = this.newXid();
+      this.send(build.buildRelease(this.config, this.currentXid, lease));
+    }
+    this.finish('RELEASED', holding ? 'released' : `release in ${this.current}, nothing to release`);
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------------
+
+  private resendSelectingRequest(): void {
+    const offer = this.offer;
+    if (offer === undefined) return;
+    this.sendAndRetransmit(build.buildSelectingRequest(this.config, this.fields(true), offer.address, offer.serverId));
+  }
+
+  private forgetAcquisition(): void {
+    this.offer = undefined;
+    this.wantedIp = undefined;
+    this.rebootAddress = undefined;
+  }
+
+  private startExchange(): void {
+    const now = this.deps.now();
+    this.currentXid = this.newXid();
+    this.exchangeStart = now;
+    this.phaseStart = now;
+    this.sends = 0;
+  }
+
+  private newXid(): number {
+    const xid = this.deps.randomU32() >>> 0;
+    return xid === this.currentXid ? (xid + 1) >>> 0 : xid;
+  }
+
+  private budgetEndsAt(): number {
+    return this.phaseStart + Math.max(MIN_INTERVAL_MS, this.config.resendTimeoutMs);
+  }
+
+  private fields(broadcast: boolean): ExchangeFields {
+    const secs = secondsSince(this.exchangeStart, this.deps.now());
+    return { xid: this.currentXid, secs, broadcast: broadcast || this.config.alwaysBroadcast };
+  }
+
+  private send(action: SendAction): void {
+    this.out.push(action);
+    this.sends += 1;
+  }
+
+  private sendAndRetransmit(action: SendAction): void {
+    this.send(action);
+    const now = this.deps.now();
+    this.arm(nextRetransmitAt(now, this.sends - 1, this.deps.random(), this.config.resendMaxMs, this.budgetEndsAt()));
+  }
+
+  private transition(to: LeaseState, reason: string): void {
+    if (to === this.current) return;
+    this.out.push({ type: 'transition', from: this.current, to, reason, xid: this.currentXid });
+    this.current = to;
+  }
+
+  private arm(at: number): void {
+    this.timerAt = at;
+    this.out.push({ type: 'arm', at });
+  }
+
+  private disarm(): void {
+    this.timerAt = undefined;
+    this.out.push({ type: 'disarm' });
+  }
+
+  private ignore(reason: string): void {
+    this.out.push({ type: 'ignored', reason });
+  }
+
+  private reject(rejection: check.Rejection): void {
+    this.out.push({ type: rejection.rejected, reason: rejection.reason });
+  }
+}
