@@ -1,0 +1,97 @@
+/**
+ * `cni-dhcp`: the operator's view of the daemon, over the same RPC as the shim.
+ * Exit codes: 0 ok, 1 the daemon refused or failed, 2 usage, 3 daemon unreachable, 4 nothing matched.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CniError } from '../shared/errors';
+import { DEFAULT_SOCKET_PATH } from '../shared/dhcp-config';
+import { call, DaemonUnreachableError } from '../shared/rpc-client';
+import { Method, type DaemonStatusResult, type LeaseView } from '../shared/rpc-protocol';
+import { VERSION } from '../shared/version';
+import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, noMatch: 4 } as const;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cni-dhcp')
+    .description('Inspect and operate the cni-dhcp lease daemon')
+    .version(VERSION)
+    .addOption(new Option('-s, --socket <path>', 'daemon socket').default(process.env.CNI_DHCP_SOCKET ?? DEFAULT_SOCKET_PATH))
+    .exitOverride();
+
+  program
+    .command('leases')
+    .description('list the leases the daemon holds')
+    .option('--json', 'print JSON instead of a table')
+    .option('-c, --container <id>', 'only this container (prefix match)')
+    .option('--state <state>', 'only leases in this state (BOUND, RENEWING, REBINDING, EXPIRED, ...)')
+    .action(async (o: { json?: boolean; container?: string; state?: string }) => {
+      const params: Record<string, string> = {};
+      if (o.container) params.containerId = o.container;
+      if (o.state) params.state = o.state;
+      const leases = await call<LeaseView[]>(program.opts().socket, Method.Leases, params, { timeoutMs: 10_000 });
+      if (o.json) out(JSON.stringify(leases, null, 2));
+      else out(leases.length ? renderTable(LEASE_HEADER, leaseRows(leases, Date.now())) : 'no leases');
+    });
+
+  program
+    .command('status')
+    .description('daemon version, uptime, leases by state, socket and state dir')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const s = await call<DaemonStatusResult>(program.opts().socket, Method.DaemonStatus, {}, { timeoutMs: 10_000 });
+      if (o.json) {
+        out(JSON.stringify(s, null, 2));
+        return;
+      }
+      const states = Object.entries(s.leasesByState).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+      out(
+        [
+          `version:    ${s.version}`,
+          `pid:        ${s.pid}`,
+          `uptime:     ${s.uptimeSeconds}s`,
+          `socket:     ${s.socketPath}`,
+          `state dir:  ${s.stateDir}`,
+          `leases:     ${s.leases} (${states})`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('release')
+    .description('release the leases of a container (all its interfaces, or one) and forget them')
+    .argument('<container>', 'container id')
+    .argument('[ifname]', 'only this interface')
+    .action(async (container: string, ifname: string | undefined) => {
+      const params: Record<string, string> = { containerId: container };
+      if (ifname) params.ifname = ifname;
+      const r = await call<{ released: number }>(program.opts().socket, Method.Release, params, { timeoutMs: 30_000 });
+      out(`released ${r.released} lease${r.released === 1 ? '' : 's'}`);
+      if (r.released === 0) process.exitCode = EXIT.noMatch;
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    process.stderr.write(`cni-dhcp: ${(err as Error).message}\n`);
+    if (err instanceof DaemonUnreachableError) return EXIT.unreachable;
+    if (err instanceof CniError) return EXIT.failed;
+    return EXIT.failed;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
