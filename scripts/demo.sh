@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The main job, self-contained: a DHCP server (dnsmasq) in its own namespace, our daemon in a
+# "node" namespace with a bridge, three pods attached by the real bridge plugin with our dhcp
+# IPAM, the lease table, then everything torn down. Only 198.18.0.0/24 inside its namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
+bash scripts/setup.sh
+
+ID="demo$$"
+DIR=$(mktemp -d "/tmp/cni-dhcp-$ID-XXXX")
+SRV="cdd-$ID-srv"; NODE="cdd-$ID-node"; BR="cdbr$$"; BR=${BR:0:15}
+PODS=(); DNSMASQ=""; DAEMON=""
+cleanup() {
+  set +e
+  [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
+  [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null && wait "$DNSMASQ" 2>/dev/null
+  for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null; done
+  ip netns del "$SRV" 2>/dev/null; ip netns del "$NODE" 2>/dev/null
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+mkdir -p "$DIR/bin"
+ln -s "$PWD/dist/cni/dhcp" "$DIR/bin/dhcp"
+ln -s /usr/lib/cni/bridge "$DIR/bin/bridge"
+
+echo "== topology: $SRV (dnsmasq, 198.18.0.1) <-> bridge $BR in $NODE (daemon) <-> pods"
+ip netns add "$SRV"; ip netns add "$NODE"
+ip link add "v$$s" netns "$SRV" type veth peer name "v$$n" netns "$NODE"
+ip -n "$SRV" link set "v$$s" name srv0
+ip -n "$SRV" addr add 198.18.0.1/24 dev srv0
+ip -n "$SRV" link set srv0 up
+ip -n "$NODE" link add "$BR" type bridge
+ip -n "$NODE" link set "v$$n" master "$BR"
+ip -n "$NODE" link set "v$$n" up
+ip -n "$NODE" link set "$BR" up
+
+ip netns exec "$SRV" dnsmasq --keep-in-foreground --no-ping --port=0 --conf-file=/dev/null --user=root \
+  --interface=srv0 --bind-interfaces --dhcp-authoritative --dhcp-range=198.18.0.10,198.18.0.250,255.255.255.0,10m \
+  --dhcp-option=option:router,198.18.0.1 --dhcp-option=option:dns-server,198.18.0.53 --dhcp-option=option:domain-name,demo.example \
+  --dhcp-leasefile="$DIR/dnsmasq.leases" --pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" &
+DNSMASQ=$!
+
+SOCK="$DIR/run/dhcp.sock"
+ip netns exec "$NODE" "$PWD/dist/cni/dhcp" daemon -socketpath "$SOCK" --state-dir "$DIR/state" 2>"$DIR/daemon.log" &
+DAEMON=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+[ -S "$SOCK" ] || { echo "daemon did not start:"; cat "$DIR/daemon.log"; exit 1; }
+
+CONF=$(printf '{"cniVersion":"1.0.0","name":"demo","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"dhcp","daemonSocketPath":"%s"}}' "$BR" "$SOCK")
+for i in 1 2 3; do
+  POD="cdd-$ID-pod$i"; ip netns add "$POD"; PODS+=("$POD")
+  start=$(date +%s%N)
+  out=$(echo "$CONF" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/$POD" \
+        CNI_IFNAME=eth1 CNI_PATH="$DIR/bin" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=web-$i" /usr/lib/cni/bridge)
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  echo "== pod$i: bridge ADD took ${ms} ms: $out"
+  ip -n "$POD" -4 -o addr show dev eth1
+done
+
+echo "== cni-dhcp leases"
+dist/bin/cni-dhcp --socket "$SOCK" leases
+echo "== dnsmasq's lease file"
+cat "$DIR/dnsmasq.leases"
+
+for i in 1 2 3; do
+  echo "$CONF" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/cdd-$ID-pod$i" \
+    CNI_IFNAME=eth1 CNI_PATH="$DIR/bin" "$PWD/dist/cni/dhcp"
+done
+sleep 0.3
+echo "== after DEL: $(wc -l < "$DIR/dnsmasq.leases") leases left on the server"
+echo "== done; tearing down"
