@@ -1,0 +1,79 @@
+/**
+ * Interface queries through struct ifreq ioctls. The kernel answers them in the namespace
+ * of the socket passed as `sockFd`, not the caller's, so after the socket exists they no
+ * longer need the thread to be inside the pod namespace. That is also why the MAC is read
+ * here and not from /sys/class/net, which shows the daemon's own namespace.
+ */
+import * as libc from './libc';
+import { PacketIoError } from './errors';
+
+/** The kernel's dev_valid_name(): 1–15 bytes, not "." or "..", no '/', ':', NUL or whitespace. */
+export function validateIfname(ifname: string): void {
+  const bytes = Buffer.byteLength(ifname);
+  if (bytes === 0 || bytes >= libc.IFNAMSIZ || ifname === '.' || ifname === '..' || /[/:\s\0]/.test(ifname)) {
+    throw new PacketIoError(`invalid interface name ${JSON.stringify(ifname)}`, 'EINVAL', '');
+  }
+}
+
+function ifreq(ifname: string): Buffer {
+  const req = Buffer.alloc(libc.IFREQ_SIZE);
+  req.write(ifname, 0, libc.IFNAMSIZ - 1, 'utf8');
+  return req;
+}
+
+function ifIoctl(sockFd: number, request: number, req: Buffer, name: string, ifname: string): void {
+  if (libc.ioctl(sockFd, request, req) === 0) return;
+  const code = libc.errno();
+  const what = code === libc.ENODEV ? `no such interface: ${ifname}` : `interface ${ifname}`;
+  throw libc.sysError(name, what, code);
+}
+
+export function getIfindex(sockFd: number, ifname: string): number {
+  const req = ifreq(ifname);
+  ifIoctl(sockFd, libc.SIOCGIFINDEX, req, 'SIOCGIFINDEX', ifname);
+  return req.readInt32LE(libc.IFNAMSIZ);
+}
+
+/** The 6-byte MAC; throws unless the link is Ethernet (veth, bridge port, macvlan, ...). */
+export function getMac(sockFd: number, ifname: string): Buffer {
+  const req = ifreq(ifname);
+  ifIoctl(sockFd, libc.SIOCGIFHWADDR, req, 'SIOCGIFHWADDR', ifname);
+  const family = req.readUInt16LE(libc.IFNAMSIZ);
+  if (family !== libc.ARPHRD_ETHER) {
+    throw new PacketIoError(`interface ${ifname} is not Ethernet (ARPHRD ${family})`, 'EINVAL', 'SIOCGIFHWADDR');
+  }
+  return Buffer.from(req.subarray(libc.IFNAMSIZ + 2, libc.IFNAMSIZ + 8));
+}
+
+export function getFlags(sockFd: number, ifname: string): number {
+  const req = ifreq(ifname);
+  ifIoctl(sockFd, libc.SIOCGIFFLAGS, req, 'SIOCGIFFLAGS', ifname);
+  return req.readUInt16LE(libc.IFNAMSIZ);
+}
+
+/**
+ * Sets IFF_UP if it is clear. The bridge plugin runs IPAM before it sets the veth up; the
+ * reference daemon's first send then fails with ENETDOWN and it waits about 2 s to retry.
+ * Returns whether the link had to be brought up.
+ */
+export function ensureUp(sockFd: number, ifname: string): boolean {
+  const flags = getFlags(sockFd, ifname);
+  if (flags & libc.IFF_UP) return false;
+  const req = ifreq(ifname);
+  req.writeUInt16LE((flags | libc.IFF_UP) & 0xffff, libc.IFNAMSIZ);
+  ifIoctl(sockFd, libc.SIOCSIFFLAGS, req, 'SIOCSIFFLAGS', ifname);
+  return true;
+}
+
+/** The name of ifindex in the socket's namespace, or undefined if there is no such link. */
+export function nameOfIndex(sockFd: number, ifindex: number): string | undefined {
+  const req = Buffer.alloc(libc.IFREQ_SIZE);
+  req.writeInt32LE(ifindex, libc.IFNAMSIZ);
+  if (libc.ioctl(sockFd, libc.SIOCGIFNAME, req) !== 0) {
+    const code = libc.errno();
+    if (code === libc.ENODEV) return undefined;
+    throw libc.sysError('SIOCGIFNAME', `interface #${ifindex}`, code);
+  }
+  const end = req.indexOf(0);
+  return req.toString('utf8', 0, end >= 0 && end < libc.IFNAMSIZ ? end : libc.IFNAMSIZ);
+}
