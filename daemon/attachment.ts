@@ -19,6 +19,9 @@ const CLIENT_PORT = 68;
 const SERVER_PORT = 67;
 /** setTimeout's limit; longer waits are re-armed in steps */
 const MAX_TIMER_MS = 0x7fffffff;
+/** the kernel's link watcher runs at most once a second; past that, start anyway */
+const LINK_SETTLE_MAX_MS = 2000;
+const LINK_SETTLE_POLL_MS = 5;
 
 export interface AttachmentSpec extends AttachmentRef {
   netns: string;
@@ -116,11 +119,29 @@ export class Attachment {
     return this.clientId.toString('hex');
   }
 
-  /** Starts DORA; resolves on the first bound lease. */
+  /**
+   * Starts DORA; resolves on the first bound lease. When the link is not running yet (we just
+   * brought it up, as bridge leaves it down), the first DISCOVER waits for it: sent earlier it
+   * would be dropped and only the 4 s retransmission would get through.
+   */
   acquire(): Promise<LeaseRecord> {
     const p = new Promise<LeaseRecord>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.exchangeStartedAt = this.now();
-    this.dispatch({ type: 'start' });
+    const begin = () => {
+      if (!this.closed) this.dispatch({ type: 'start' });
+    };
+    const socket = this.socket;
+    if (!socket || socket.isRunning()) {
+      begin();
+    } else {
+      const giveUpAt = this.now() + LINK_SETTLE_MAX_MS;
+      const poll = () => {
+        if (this.closed) return;
+        if (socket.isRunning() || this.now() >= giveUpAt) begin();
+        else this.timer = setTimeout(poll, LINK_SETTLE_POLL_MS);
+      };
+      this.timer = setTimeout(poll, LINK_SETTLE_POLL_MS);
+    }
     return p;
   }
 

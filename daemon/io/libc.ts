@@ -40,6 +40,8 @@ export const SIOCSIFFLAGS = 0x8914;
 export const SIOCGIFHWADDR = 0x8927;
 export const SIOCGIFINDEX = 0x8933;
 export const IFF_UP = 0x1;
+/** set when the link is operationally up: carrier on and the kernel's link watcher has run */
+export const IFF_RUNNING = 0x40;
 export const IFNAMSIZ = 16;
 /** struct ifreq: 16-byte name, then a 24-byte union */
 export const IFREQ_SIZE = 40;

@@ -8,7 +8,7 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
-import { ensureUp, getIfindex, getMac, nameOfIndex, validateIfname } from './link';
+import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, validateIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
@@ -20,6 +20,14 @@ export interface PacketSocket {
   readonly mac: Buffer;
   /** Sends an IPv4 packet (IP header + UDP + payload); dstMac defaults to broadcast. */
   send(ipPacket: Buffer, dstMac?: Buffer): void;
+  /** true when we had to bring the link up ourselves at open */
+  readonly broughtUp: boolean;
+  /**
+   * IFF_RUNNING, read through this socket (it lives in the pod namespace, so no setns). A link
+   * just set up stays not-running until the kernel's link watcher runs, up to ~1 s later; until
+   * then frames are dropped (noop qdisc, bridge port still disabled), so callers wait for it.
+   */
+  isRunning(): boolean;
   /** Idempotent: stops polling and closes the fd. */
   close(): void;
 }
@@ -45,7 +53,7 @@ export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
   validateIfname(opts.ifname);
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
-  let opened: { fd: number; ifindex: number; mac: Buffer };
+  let opened: { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean };
   try {
     opened = withNetnsFd(probe.fd, opts.netnsPath, () => openInNetns(opts.ifname, opts.bringUp));
   } catch (err) {
@@ -57,7 +65,7 @@ export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
     libc.close(probe.fd);
   }
   try {
-    return new AfPacketSocket(opened.fd, opened.ifindex, opened.mac, opts);
+    return new AfPacketSocket(opened.fd, opened.ifindex, opened.mac, opened.broughtUp, opts);
   } catch (err) {
     closeFdAsync(opened.fd);
     throw err;
@@ -65,7 +73,7 @@ export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
 }
 
 /** Runs inside the pod namespace: everything here is synchronous. */
-function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: number; mac: Buffer } {
+function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean } {
   const where = `interface ${ifname}`;
   // Protocol 0: the socket receives nothing until bind(), so no frame can be queued
   // before the filter is attached.
@@ -74,7 +82,7 @@ function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: n
   try {
     const ifindex = getIfindex(fd, ifname);
     const mac = getMac(fd, ifname);
-    if (bringUp) ensureUp(fd, ifname);
+    const broughtUp = bringUp ? ensureUp(fd, ifname) : false;
     if (libc.attachFilter(fd, encodeProgram(dhcpClientFilter(mac))) !== 0) {
       throw libc.sysError('setsockopt(SO_ATTACH_FILTER)', where);
     }
@@ -87,7 +95,7 @@ function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: n
       throw libc.sysError('bind', where);
     }
     drain(fd);
-    return { fd, ifindex, mac };
+    return { fd, ifindex, mac, broughtUp };
   } catch (err) {
     // Queues the close only; the pool thread's namespace does not matter for close().
     closeFdAsync(fd);
@@ -122,7 +130,13 @@ class AfPacketSocket implements PacketSocket {
   private errorWindowStart = 0;
   private failed = false;
 
-  constructor(fd: number, readonly ifindex: number, readonly mac: Buffer, private readonly opts: OpenPacketSocketOptions) {
+  constructor(
+    fd: number,
+    readonly ifindex: number,
+    readonly mac: Buffer,
+    readonly broughtUp: boolean,
+    private readonly opts: OpenPacketSocketOptions,
+  ) {
     this.fd = fd;
     this.watcher = new FdWatcher(fd, (status) => this.onReady(status));
   }
@@ -139,6 +153,15 @@ class AfPacketSocket implements PacketSocket {
       const code = libc.errno();
       const what = code === libc.ENXIO || code === libc.ENODEV ? `${where}: the interface is gone` : where;
       throw libc.sysError('sendto', what, code);
+    }
+  }
+
+  isRunning(): boolean {
+    if (this.fd < 0) return false;
+    try {
+      return (getFlags(this.fd, this.opts.ifname) & libc.IFF_RUNNING) !== 0;
+    } catch {
+      return false;
     }
   }
 
