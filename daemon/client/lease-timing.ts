@@ -16,10 +16,15 @@ export const INFINITE_LEASE = 0xffffffff;
 export const MAX_LEASE_SECONDS = Math.floor(0x7fffffff / 1000);
 
 /**
- * A lease of 0, one shorter than this, or an ACK without option 51 (which RFC 2131 forbids)
- * is taken as this long, so a broken server cannot make us renew in a tight loop.
+ * A lease of 0, or an ACK without option 51 (which RFC 2131 forbids), is taken as this long.
  */
-export const MIN_LEASE_SECONDS = 60;
+export const DEFAULT_LEASE_SECONDS = 60;
+/**
+ * Short leases are honoured (Kea and test servers hand out seconds-long ones), down to this
+ * floor, which still leaves whole seconds for 0 < T1 < T2 < lease and stops a broken server
+ * from making us renew in a tight loop.
+ */
+export const MIN_LEASE_SECONDS = 4;
 
 /** RFC 2131 4.4.5: RENEWING/REBINDING retries wait half the remaining time, at least 60 s. */
 export const MIN_RENEW_RETRY_MS = 60_000;
@@ -53,7 +58,8 @@ export function sanitizeLeaseTimes(leaseTime?: number, t1?: number, t2?: number)
   if (leaseTime === INFINITE_LEASE) {
     return { leaseTime: INFINITE_LEASE, t1: INFINITE_LEASE, t2: INFINITE_LEASE };
   }
-  const granted = wholeSeconds(leaseTime) ?? MIN_LEASE_SECONDS;
+  const given = wholeSeconds(leaseTime);
+  const granted = given === undefined || given <= 0 ? DEFAULT_LEASE_SECONDS : given;
   const lease = Math.min(MAX_LEASE_SECONDS, Math.max(MIN_LEASE_SECONDS, granted));
   const defaultT1 = Math.floor(lease / 2);
   const defaultT2 = Math.floor((lease * 7) / 8);

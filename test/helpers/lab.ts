@@ -91,6 +91,14 @@ export class Lab {
     await this.inNs(this.nodeNs, 'ip', 'link', 'set', `${v}n`, 'up');
     await this.inNs(this.nodeNs, 'ip', 'link', 'set', this.bridge, 'up');
     await this.inNs(this.nodeNs, 'ip', 'link', 'set', 'lo', 'up');
+    // a new link forwards only once the kernel's link watcher has run (up to ~1 s): wait for the
+    // bridge to report UP, which needs its server port forwarding, so the first DISCOVER is not lost
+    await waitFor('lab bridge operstate UP', async () => /state UP/.test(await this.inNs(this.nodeNs, 'ip', 'link', 'show', this.bridge)) || undefined, 5000, 20);
+  }
+
+  /** Registers a process for cleanup (servers started by other helpers). */
+  track(child: ChildProcess): void {
+    this.procs.add(child);
   }
 
   inNs(ns: string, cmd: string, ...args: string[]): Promise<string> {

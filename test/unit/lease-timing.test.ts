@@ -4,6 +4,7 @@ import {
   INFINITE_LEASE,
   MAX_LEASE_SECONDS,
   MIN_LEASE_SECONDS,
+  DEFAULT_LEASE_SECONDS,
   leaseDeadlines,
   nakRestartDelayMs,
   nextRetransmitAt,
@@ -55,10 +56,16 @@ describe('lease timing', () => {
       assert.deepEqual(times, { leaseTime: MAX_LEASE_SECONDS, t1: Math.floor(MAX_LEASE_SECONDS / 2), t2: Math.floor((MAX_LEASE_SECONDS * 7) / 8) });
     });
 
-    it('a lease of 0, a too short one, or none at all is taken as 60 s', () => {
-      for (const lease of [0, 1, 59, undefined]) {
-        assert.deepEqual(sanitizeLeaseTimes(lease), { leaseTime: MIN_LEASE_SECONDS, t1: 30, t2: 52 });
+    it('a lease of 0, or none at all, is taken as 60 s', () => {
+      for (const lease of [0, undefined]) {
+        assert.deepEqual(sanitizeLeaseTimes(lease), { leaseTime: DEFAULT_LEASE_SECONDS, t1: 30, t2: 52 });
       }
+    });
+
+    it('short leases are honoured down to a 4 s floor (Kea hands out seconds-long leases)', () => {
+      assert.deepEqual(sanitizeLeaseTimes(20), { leaseTime: 20, t1: 10, t2: 17 });
+      assert.deepEqual(sanitizeLeaseTimes(12, 6, 10), { leaseTime: 12, t1: 6, t2: 10 });
+      for (const lease of [1, 2, 3, 4]) assert.deepEqual(sanitizeLeaseTimes(lease), { leaseTime: MIN_LEASE_SECONDS, t1: 2, t2: 3 });
     });
 
     it('any input yields 0 < T1 < T2 < lease in whole seconds, or an infinite lease', () => {
