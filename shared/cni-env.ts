@@ -10,6 +10,8 @@ export interface CniEnv {
   ifname: string;
   /** CNI_ARGS as key → value, in order; later keys win */
   args: Map<string, string>;
+  /** CNI_ARGS exactly as given, for plugins that parse it with the reference's own rules (static) */
+  rawArgs: string;
   path: string;
 }
 
@@ -34,19 +36,31 @@ const REQUIRED: Record<Verb, Array<'CNI_CONTAINERID' | 'CNI_NETNS' | 'CNI_IFNAME
   GC: [],
 };
 
-export function parseCniArgs(raw: string | undefined): Map<string, string> {
+/** With strict false, malformed pairs are skipped instead of failing the call. */
+export function parseCniArgs(raw: string | undefined, strict = true): Map<string, string> {
   const out = new Map<string, string>();
   if (!raw) return out;
   for (const pair of raw.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new InvalidEnvError(`CNI_ARGS: invalid pair ${JSON.stringify(pair)}, expected KEY=VALUE`);
+    if (eq <= 0) {
+      if (!strict) continue;
+      throw new InvalidEnvError(`CNI_ARGS: invalid pair ${JSON.stringify(pair)}, expected KEY=VALUE`);
+    }
     out.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   return out;
 }
 
-export function parseCniEnv(env: NodeJS.ProcessEnv): CniEnv {
+export interface ParseEnvOptions {
+  /**
+   * false: a malformed CNI_ARGS does not fail the call here. `static` needs this: the
+   * reference reads CNI_ARGS only in ADD and CHECK, with its own rules, so DEL must succeed.
+   */
+  strictArgs?: boolean;
+}
+
+export function parseCniEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}): CniEnv {
   const command = env.CNI_COMMAND ?? '';
   if (command === '') throw new InvalidEnvError('required env variables [CNI_COMMAND] missing');
   if (!(VERBS as readonly string[]).includes(command)) {
@@ -72,7 +86,8 @@ export function parseCniEnv(env: NodeJS.ProcessEnv): CniEnv {
     containerId,
     netns: env.CNI_NETNS ?? '',
     ifname,
-    args: parseCniArgs(env.CNI_ARGS),
+    args: parseCniArgs(env.CNI_ARGS, options.strictArgs ?? true),
+    rawArgs: env.CNI_ARGS ?? '',
     path: env.CNI_PATH ?? '',
   };
 }

@@ -3,7 +3,7 @@
  * verb, print the result or the CNI error JSON on stdout, and pick the exit code.
  */
 import { CniError, DecodeError, toCniError } from './errors';
-import { parseCniEnv, type CniEnv } from './cni-env';
+import { parseCniEnv, type CniEnv, type ParseEnvOptions } from './cni-env';
 import { LATEST_VERSION, versionResult } from './cni-version';
 
 export interface CniOutcome {
@@ -53,11 +53,17 @@ export const processIo = (): PluginIo => ({
   stdout: (text) => process.stdout.write(text),
 });
 
+export type RunCniOptions = ParseEnvOptions;
+
 /** Runs one CNI invocation; returns the exit code. */
-export async function runCni(io: PluginIo, handlers: Record<Exclude<CniEnv['command'], 'VERSION'>, VerbHandler>): Promise<number> {
+export async function runCni(
+  io: PluginIo,
+  handlers: Record<Exclude<CniEnv['command'], 'VERSION'>, VerbHandler>,
+  options: RunCniOptions = {},
+): Promise<number> {
   let version: string = LATEST_VERSION;
   try {
-    const env = parseCniEnv(io.env);
+    const env = parseCniEnv(io.env, options);
     const stdin = await io.stdin();
     if (env.command === 'VERSION') {
       let requested: unknown;

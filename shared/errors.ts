@@ -21,6 +21,11 @@ export const CniCode = {
   CheckFailed: 102,
   /** ours: an unexpected internal failure in the daemon. */
   Internal: 110,
+  /**
+   * libcni's catch-all (types.ErrInternal): what the reference plugins print for any error that
+   * has no spec code. Used only where we mirror a reference plugin's output exactly.
+   */
+  Unclassified: 999,
 } as const;
 export type CniCodeValue = (typeof CniCode)[keyof typeof CniCode];
 
@@ -83,6 +88,10 @@ export class DhcpBadReplyError extends CniError {
 export class CheckFailedError extends CniError {
   static override readonly name: string = 'CheckFailedError';
   constructor(message: string, details?: string) { super(CniCode.CheckFailed, message, details); }
+}
+export class UnclassifiedError extends CniError {
+  static override readonly name = 'UnclassifiedError';
+  constructor(message: string, details?: string) { super(CniCode.Unclassified, message, details); }
 }
 
 /**
