@@ -18,6 +18,9 @@ import {
   type StatusResult,
 } from '../shared/rpc-protocol';
 
+/** how long DEL waits for an unreachable daemon (a restart) before it gives up, successfully */
+const DEL_DAEMON_WAIT_MS = 3000;
+
 function attachment(env: CniEnv, netName: string) {
   return { containerId: env.containerId, netName, ifname: env.ifname };
 }
@@ -43,16 +46,23 @@ const del: VerbHandler = async (env, _stdin, raw) => {
   const cfg = parseDhcpConfig(raw);
   const params: DelParams = { ...attachment(env, cfg.name) };
   if (env.netns) params.netns = env.netns;
-  try {
-    await call(cfg.socketPath, Method.Del, params);
-  } catch (err) {
-    // DEL is best effort (spec 1.1): with the daemon down there is nothing we can release now,
-    // and a restarted daemon drops leases whose namespace is gone. Failing here would only
-    // wedge the runtime's teardown.
-    if (!(err instanceof DaemonUnreachableError)) throw err;
-    process.stderr.write(`dhcp: DEL: ${err.message}; nothing released\n`);
+  // A daemon that is restarting is back within a second or two: wait for it rather than skip
+  // the release. One that stays away is not worth wedging the runtime's teardown for (DEL is
+  // best effort, spec 1.1): a restarted daemon drops the leases whose namespace is gone.
+  const giveUpAt = Date.now() + DEL_DAEMON_WAIT_MS;
+  for (;;) {
+    try {
+      await call(cfg.socketPath, Method.Del, params);
+      return {};
+    } catch (err) {
+      if (!(err instanceof DaemonUnreachableError)) throw err;
+      if (Date.now() >= giveUpAt) {
+        process.stderr.write(`dhcp: DEL: ${err.message}; nothing released\n`);
+        return {};
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
-  return {};
 };
 
 const check: VerbHandler = async (env, _stdin, raw) => {

@@ -8,6 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { call } from '../../shared/rpc-client';
+import { Method } from '../../shared/rpc-protocol';
 import { run, sh, startProcess, stopProcess, waitFor, type RunResult } from './sh';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -162,9 +164,11 @@ export class Lab {
     this.daemon = startProcess('ip', args, path.join(this.dir, 'daemon.log'), env);
     this.procs.add(this.daemon);
     const d = this.daemon;
-    await waitFor('daemon socket', () => {
+    // a kill -9 leaves the old socket file behind: wait until the new daemon answers
+    await waitFor('daemon to answer', async () => {
       if (d.exitCode !== null) throw new Error(`daemon exited ${d.exitCode}: ${this.daemonLog().slice(-2000)}`);
-      return fs.existsSync(this.socketPath) || undefined;
+      await call(this.socketPath, Method.Status, {}, { timeoutMs: 1000 });
+      return true;
     });
     return this.daemon;
   }

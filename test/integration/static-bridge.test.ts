@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { requireRootTools } from '../helpers/sh';
 import { REFERENCE_PLUGIN_DIR, runPlugin, staticShim, type PluginRun } from '../helpers/run-plugin';
 
 const IP = '/usr/sbin/ip';
@@ -57,8 +58,7 @@ describe('static: end to end with the bridge plugin @root', function () {
   }
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
-    assert.ok(fs.existsSync(BRIDGE), `${BRIDGE} is missing: install containernetworking-plugins`);
+    requireRootTools(this, [BRIDGE]);
     pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-static-cni-'));
     fs.writeFileSync(path.join(pluginDir, 'static'), staticShim(), { mode: 0o755 });
     for (const ns of [node, pod]) {
