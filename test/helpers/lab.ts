@@ -46,6 +46,7 @@ export class Lab {
   readonly stateDir: string;
   readonly serverIp = '198.18.0.1';
   private readonly pods = new Set<string>();
+  private podSeq = 0;
   private readonly procs = new Set<ChildProcess>();
   daemon: ChildProcess | undefined;
   server: ChildProcess | undefined;
@@ -112,7 +113,7 @@ export class Lab {
   }
 
   async addPod(name?: string): Promise<string> {
-    const pod = name ?? `cdt-${this.id}-p${this.pods.size}`;
+    const pod = name ?? `cdt-${this.id}-p${this.podSeq++}`;
     await sh('ip', 'netns', 'add', pod);
     this.pods.add(pod);
     await sh('ip', 'netns', 'exec', pod, 'ip', 'link', 'set', 'lo', 'up');
