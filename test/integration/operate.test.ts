@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, REPO, SHIM } from '../helpers/lab';
-import { requireRootTools, run, startProcess, stopProcess, waitFor } from '../helpers/sh';
+import { requireRootTools, run, startProcess, waitFor } from '../helpers/sh';
 
 const CLI = path.join(REPO, 'dist', 'bin', 'cni-dhcp');
 
