@@ -1,0 +1,3 @@
+import { interopRow } from '../helpers/main-plugins';
+
+interopRow('udhcpd');
