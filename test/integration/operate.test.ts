@@ -79,7 +79,7 @@ describe('operating the daemon @root', function () {
     assert.match(rows[0] as string, /^CONTAINER\s+POD\s+NETNS\s+IFNAME\s+ADDRESS\s+SERVER\s+STATE\s+RENEW IN\s+EXPIRES IN$/);
     assert.equal(rows.length, 3);
     for (const [i, pod] of pods.entries()) {
-      const row = rows.find((l) => l.startsWith(pod.slice(0, 16))) as string;
+      const row = rows.find((l) => l.includes(`/var/run/netns/${pod} `)) as string;
       assert.match(row, new RegExp(`ns1/web-${i}\\s+/var/run/netns/${pod}\\s+eth1\\s+198\\.18\\.0\\.\\d+/24\\s+198\\.18\\.0\\.1\\s+BOUND\\s+(59s|1m00s)\\s+(1m59s|2m00s)$`));
     }
     const json = await run(CLI, ['--socket', lab.socketPath, 'leases', '--json', '--container', pods[0] as string]);

@@ -41,9 +41,9 @@ describe(`${PODS} pods whose namespaces are deleted without DEL @root`, function
     await waitFor('sockets closed in the background', () => (fdCount(pid) <= fd0 ? true : undefined), 10_000, 100);
     const rss1 = rssKb(pid);
     await cycle();
-    await waitFor('sockets closed in the background', () => (fdCount(pid) <= fd0 ? true : undefined), 10_000, 100);
+    // the fd count must come back to where it started (packet sockets close off the loop)
+    await waitFor(`the daemon's fd count to return to ${fd0} (no fd left behind)`, () => (fdCount(pid) <= fd0 ? true : undefined), 10_000, 100);
     const rss2 = rssKb(pid);
-    assert.equal(fdCount(pid), fd0, 'no fd left behind');
     // a second identical cycle must not grow the heap by more than noise
     assert.ok(rss2 - rss1 < 16 * 1024, `RSS grew from ${rss1} kB to ${rss2} kB over a second cycle of ${PODS} pods`);
   });
