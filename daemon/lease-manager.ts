@@ -13,6 +13,7 @@ import type { Metrics } from './metrics';
 import {
   CheckFailedError,
   DhcpBadReplyError,
+  DhcpNakError,
   InvalidEnvError,
   IoError,
   TryAgainLaterError,
@@ -78,18 +79,24 @@ export class LeaseManager {
         await Promise.race([
           att.acquire(),
           new Promise<never>((_, reject) => {
-            deadline = setTimeout(
-              () =>
-                reject(
-                  new TryAgainLaterError(
-                    `no DHCP lease for ${spec.ifname} within ${this.opts.timeoutMs / 1000} s`,
-                    att.lastError ?? 'no DHCP server answered on this interface',
-                  ),
-                ),
-              this.opts.timeoutMs,
-            );
+            deadline = setTimeout(() => {
+              const msg = `no DHCP lease for ${spec.ifname} within ${this.opts.timeoutMs / 1000} s`;
+              const why = att.lastError ?? 'no DHCP server answered on this interface';
+              // a NAK from our server was the last word: code 100, as documented, not "try again" (11)
+              reject(att.lastError?.startsWith('NAK from ') ? new DhcpNakError(msg, why) : new TryAgainLaterError(msg, why));
+            }, this.opts.timeoutMs);
           }),
         ]);
+        const clash = this.holderOf(att);
+        if (clash) {
+          // A server that keys leases by MAC alone (busybox udhcpd) hands pods that share a MAC
+          // (ipvlan) the same address. Refuse it rather than let two pods use one address; no
+          // RELEASE, which would free the other pod's lease on the server.
+          throw new DhcpBadReplyError(
+            `server ${att.machine.lease?.serverId} offered ${att.machine.lease?.address}, which ${clash.spec.containerId}/${clash.spec.ifname} already holds`,
+            'the server does not tell clients apart by client id (option 61); give pods distinct MACs or fix the server',
+          );
+        }
         return att.view();
       } catch (err) {
         this.drop(att, 'ADD failed');
@@ -235,8 +242,24 @@ export class LeaseManager {
     );
   }
 
+  /** Another attachment of the same network that holds the address `att` was just given. */
+  private holderOf(att: Attachment): Attachment | undefined {
+    const mine = att.machine.lease;
+    if (!mine) return undefined;
+    for (const other of this.attachments.values()) {
+      if (other === att || other.spec.netName !== att.spec.netName || !HOLDING.has(other.machine.state)) continue;
+      const theirs = other.machine.lease;
+      if (theirs && theirs.address === mine.address && theirs.serverId === mine.serverId) return other;
+    }
+    return undefined;
+  }
+
   private checkNetns(netns: string, what: string): string {
     const p = this.hostPath(netns);
+    // path.join resolves "..": a caller's "/../../proc/1/ns/net" must not leave the host prefix
+    if (this.opts.hostPrefix && !p.startsWith(path.join(this.opts.hostPrefix, '/'))) {
+      throw new InvalidEnvError(`${what} ${netns} is not under -hostprefix ${this.opts.hostPrefix}`);
+    }
     if (!fs.existsSync(p)) throw new UnknownContainerError(`${what} ${netns} does not exist`);
     try {
       assertNetworkNamespace(p);
