@@ -47,6 +47,7 @@ export class Lab {
   readonly serverIp = '198.18.0.1';
   private readonly pods = new Set<string>();
   private podSeq = 0;
+  private vethSeq = 0;
   private readonly procs = new Set<ChildProcess>();
   daemon: ChildProcess | undefined;
   server: ChildProcess | undefined;
@@ -118,6 +119,28 @@ export class Lab {
     this.pods.add(pod);
     await sh('ip', 'netns', 'exec', pod, 'ip', 'link', 'set', 'lo', 'up');
     return pod;
+  }
+
+  /**
+   * Gives `pod` an `eth1` on the lab bridge, left down, as a main plugin does before it calls
+   * IPAM: for tests that exec our dhcp directly.
+   */
+  async plugVeth(pod: string): Promise<void> {
+    const host = `cp${this.id}${this.vethSeq++}`.slice(-15);
+    await sh('ip', 'link', 'add', host, 'netns', this.nodeNs, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', pod);
+    await this.inNs(this.nodeNs, 'ip', 'link', 'set', host, 'master', this.bridge);
+    await this.inNs(this.nodeNs, 'ip', 'link', 'set', host, 'up');
+  }
+
+  /** Creates `n` pods and attaches them concurrently through the bridge plugin; asserts success. */
+  async attachBridgePods(n: number): Promise<string[]> {
+    const pods: string[] = [];
+    for (let i = 0; i < n; i++) pods.push(await this.addPod());
+    const rs = await Promise.all(pods.map((pod) => this.cni({ plugin: 'bridge', command: 'ADD', pod, config: this.bridgeConfig() })));
+    rs.forEach((r, i) => {
+      if (r.code !== 0) throw new Error(`bridge ADD of pod ${i} failed: ${r.stdout} ${r.stderr}`);
+    });
+    return pods;
   }
 
   async deletePod(pod: string): Promise<void> {

@@ -4,13 +4,6 @@ import * as path from 'node:path';
 import { Lab } from '../helpers/lab';
 import { requireRootTools, run, sh, waitFor } from '../helpers/sh';
 
-/** Gives `pod` an interface `eth1` on the lab bridge, as a main plugin would, but leaves it down. */
-async function plugVeth(lab: Lab, pod: string, n: number): Promise<void> {
-  const host = `cx${lab.id}${n}`.slice(0, 15);
-  await sh('ip', 'link', 'add', host, 'netns', lab.nodeNs, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', pod);
-  await lab.inNs(lab.nodeNs, 'ip', 'link', 'set', host, 'master', lab.bridge);
-  await lab.inNs(lab.nodeNs, 'ip', 'link', 'set', host, 'up');
-}
 
 describe('CNI verbs of the dhcp shim against a live daemon @root', function () {
   this.timeout(120_000);
@@ -25,7 +18,7 @@ describe('CNI verbs of the dhcp shim against a live daemon @root', function () {
     await lab.startDnsmasq();
     await lab.startDaemon();
     pod = await lab.addPod();
-    await plugVeth(lab, pod, 0);
+    await lab.plugVeth(pod);
     const r = await lab.cni({ plugin: 'dhcp', command: 'ADD', pod, config: conf() });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     added = r.json as Record<string, unknown>;
@@ -72,7 +65,7 @@ describe('CNI verbs of the dhcp shim against a live daemon @root', function () {
 
   it('DEL is idempotent: three concurrent DELs of the same attachment all succeed and the server drops the lease', async () => {
     const other = await lab.addPod();
-    await plugVeth(lab, other, 1);
+    await lab.plugVeth(other);
     const a = await lab.cni({ plugin: 'dhcp', command: 'ADD', pod: other, config: conf() });
     assert.equal(a.code, 0, a.stdout);
     const ip = String((a.json as { ips: Array<{ address: string }> }).ips[0]?.address).split('/')[0];
@@ -89,8 +82,8 @@ describe('CNI verbs of the dhcp shim against a live daemon @root', function () {
   it('GC releases every lease of the network that is not in cni.dev/valid-attachments, and prints nothing', async () => {
     const keep = await lab.addPod();
     const drop = await lab.addPod();
-    await plugVeth(lab, keep, 2);
-    await plugVeth(lab, drop, 3);
+    await lab.plugVeth(keep);
+    await lab.plugVeth(drop);
     for (const p of [keep, drop]) assert.equal((await lab.cni({ plugin: 'dhcp', command: 'ADD', pod: p, config: conf() })).code, 0);
     const before = lab.dnsmasqLeases().length;
     const valid = [pod, keep].map((c) => ({ containerID: c, ifname: 'eth1' }));

@@ -10,14 +10,6 @@ import { leases, stateFiles } from '../helpers/daemon-rpc';
 import { requireRootTools, waitFor } from '../helpers/sh';
 import type { LeaseView } from '../../shared/rpc-protocol';
 
-async function attach(lab: Lab, n: number): Promise<string[]> {
-  const pods: string[] = [];
-  for (let i = 0; i < n; i++) pods.push(await lab.addPod());
-  const rs = await Promise.all(pods.map((pod) => lab.cni({ plugin: 'bridge', command: 'ADD', pod, config: lab.bridgeConfig() })));
-  rs.forEach((r, i) => assert.equal(r.code, 0, `pod ${i}: ${r.stdout} ${r.stderr}`));
-  return pods;
-}
-
 describe('lease lifecycle against dnsmasq with 2-minute leases @root', function () {
   this.timeout(150_000);
   let restart: Lab;
@@ -32,7 +24,7 @@ describe('lease lifecycle against dnsmasq with 2-minute leases @root', function 
     nak = await Lab.create('nakd');
     await Promise.all([restart.startDnsmasq({ leaseTime: '2m' }), nak.startDnsmasq({ leaseTime: '2m' })]);
     await Promise.all([restart.startDaemon(), nak.startDaemon()]);
-    await Promise.all([attach(restart, 3), attach(nak, 1)]);
+    await Promise.all([restart.attachBridgePods(3), nak.attachBridgePods(1)]);
     restartBefore = await leases(restart);
     dnsmasqExpiryBefore = new Map(restart.dnsmasqLeases().map((l) => [l.ip, l.expiry]));
     nakBefore = (await leases(nak))[0];

@@ -12,14 +12,6 @@ import type { LeaseView } from '../../shared/rpc-protocol';
 
 const LEASE = 12;
 
-async function attach(lab: Lab, n: number): Promise<string[]> {
-  const pods: string[] = [];
-  for (let i = 0; i < n; i++) pods.push(await lab.addPod());
-  const rs = await Promise.all(pods.map((pod) => lab.cni({ plugin: 'bridge', command: 'ADD', pod, config: lab.bridgeConfig() })));
-  rs.forEach((r, i) => assert.equal(r.code, 0, `pod ${i}: ${r.stdout} ${r.stderr}`));
-  return pods;
-}
-
 function byContainer(ls: LeaseView[]): Map<string, LeaseView> {
   return new Map(ls.map((l) => [l.containerId, l]));
 }
@@ -40,7 +32,7 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
   });
 
   it('after kill -9 and a restart with 50 leases held, all 50 are renewed on the server with the same addresses before they expire', async () => {
-    const pods = await attach(lab, 50);
+    const pods = await lab.attachBridgePods(50);
     const before = byContainer(await leases(lab));
     assert.equal(before.size, 50);
     const firstExpiry = Math.min(...[...before.values()].map((l) => l.expiresAt ?? 0));
@@ -64,7 +56,7 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
   });
 
   it('DEL after a restart releases the lease on the server', async () => {
-    const [pod] = await attach(lab, 1);
+    const [pod] = await lab.attachBridgePods(1);
     const address = (await leases(lab))[0]?.address;
     await lab.stopDaemon('SIGKILL');
     await lab.startDaemon();
@@ -75,7 +67,7 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
   });
 
   it('server down from before T1 until before expiry: the lease is kept and the same address renewed when it returns', async () => {
-    await attach(lab, 1);
+    await lab.attachBridgePods(1);
     const l0 = (await leases(lab))[0] as LeaseView;
     await lab.stopServer();
     await waitFor('RENEWING without a server', async () => ((await leases(lab))[0]?.state === 'RENEWING' ? true : undefined), 10_000, 100);
@@ -92,7 +84,7 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
   });
 
   it('server down past expiry: the lease is reported EXPIRED, the link is left alone, and the same address comes back', async () => {
-    const [pod] = await attach(lab, 1);
+    const [pod] = await lab.attachBridgePods(1);
     const l0 = (await leases(lab))[0] as LeaseView;
     await lab.stopServer();
     const expired = await waitFor('EXPIRED over RPC', async () => {
@@ -113,7 +105,7 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
   });
 
   it('restart after the lease expired: INIT-REBOOT asks for the stored address and gets it', async () => {
-    await attach(lab, 1);
+    await lab.attachBridgePods(1);
     const l0 = (await leases(lab))[0] as LeaseView;
     await lab.stopDaemon('SIGTERM');
     await new Promise((r) => setTimeout(r, (LEASE + 1) * 1000));
