@@ -124,11 +124,11 @@ export class Attachment {
    * brought it up, as bridge leaves it down), the first DISCOVER waits for it: sent earlier it
    * would be dropped and only the 4 s retransmission would get through.
    */
-  acquire(): Promise<LeaseRecord> {
+  acquire(requestedIp?: string): Promise<LeaseRecord> {
     const p = new Promise<LeaseRecord>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.exchangeStartedAt = this.now();
     const begin = () => {
-      if (!this.closed) this.dispatch({ type: 'start' });
+      if (!this.closed) this.dispatch(requestedIp ? { type: 'start', requestedIp } : { type: 'start' });
     };
     const socket = this.socket;
     if (!socket || socket.isRunning()) {

@@ -63,8 +63,11 @@ export class LeaseManager {
     return this.queue.run(key, async () => {
       const netns = this.checkNetns(spec.netns, 'CNI_NETNS');
       const existing = this.attachments.get(key);
+      // an attachment whose lease expired asks for the same address again (option 50)
+      let requestedIp: string | undefined;
       if (existing && !existing.closed) {
         if (existing.spec.netns === netns && HOLDING.has(existing.machine.state)) return existing.view();
+        requestedIp = existing.machine.lease?.address;
         this.drop(existing, 'replaced by a new ADD');
       }
       let att: Attachment;
@@ -77,7 +80,7 @@ export class LeaseManager {
       let deadline: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          att.acquire(),
+          att.acquire(requestedIp),
           new Promise<never>((_, reject) => {
             deadline = setTimeout(() => {
               const msg = `no DHCP lease for ${spec.ifname} within ${this.opts.timeoutMs / 1000} s`;
