@@ -50,13 +50,16 @@ export class RpcServer {
       } catch (err) {
         reply(jsonrpc.error(null, new jsonrpc.JsonRpcError((err as Error).message, -32600)));
         this.metrics.rpc.inc({ method: 'invalid', outcome: 'frame-too-large' });
+        // stop reading: a client that keeps streaming gets cut off instead of fed to the framer
+        sock.removeAllListeners('data');
         sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
         return;
       }
       for (const line of lines) {
         if (line.trim() === '') continue;
         if (inflight >= MAX_INFLIGHT_PER_CONNECTION) {
-          reply(jsonrpc.error(null, new jsonrpc.JsonRpcError(`more than ${MAX_INFLIGHT_PER_CONNECTION} requests in flight on one connection`, -32000)));
+          reply(jsonrpc.error(requestId(line), new jsonrpc.JsonRpcError(`more than ${MAX_INFLIGHT_PER_CONNECTION} requests in flight on one connection`, -32000)));
           continue;
         }
         inflight++;
@@ -88,8 +91,9 @@ export class RpcServer {
     const type = parsed.type as string;
     if (type === 'invalid') {
       this.metrics.rpc.inc({ method: 'invalid', outcome: 'invalid' });
-      const err = parsed.payload as jsonrpc.JsonRpcError;
-      return jsonrpc.error(null, err);
+      const err = clipData(parsed.payload as jsonrpc.JsonRpcError);
+      // jsonrpc-lite reports a bad id (1.5, {}, null) as -32603 "Internal error": it is the caller's invalid request
+      return jsonrpc.error(null, err.code === -32603 ? jsonrpc.JsonRpcError.invalidRequest(err.data) : err);
     }
     if (type !== 'request' && type !== 'notification') {
       return jsonrpc.error(null, jsonrpc.JsonRpcError.invalidRequest('expected a request'));
@@ -99,6 +103,7 @@ export class RpcServer {
     const handler = Object.prototype.hasOwnProperty.call(this.methods, req.method) ? this.methods[req.method] : undefined;
     if (!handler) {
       this.metrics.rpc.inc({ method: 'unknown', outcome: 'method-not-found' });
+      if (type !== 'request') return undefined; // JSON-RPC 2.0 §4.1: a notification is never answered
       return jsonrpc.error(id, jsonrpc.JsonRpcError.methodNotFound({ method: String(req.method).slice(0, 64) }));
     }
     try {
@@ -108,12 +113,34 @@ export class RpcServer {
     } catch (err) {
       if (err instanceof InvalidParams) {
         this.metrics.rpc.inc({ method: req.method, outcome: 'invalid-params' });
+        if (type !== 'request') return undefined;
         return jsonrpc.error(id, new jsonrpc.JsonRpcError(`invalid params: ${err.message}`, -32602, { cniCode: CniCode.InvalidEnv }));
       }
       const cni = toCniError(err);
       this.metrics.rpc.inc({ method: req.method, outcome: `error-${cni.code}` });
       if (!(err instanceof CniError)) this.log.error('request failed unexpectedly', { method: req.method, err: String((err as Error)?.stack ?? err) });
+      if (type !== 'request') return undefined;
       return jsonrpc.error(id, new jsonrpc.JsonRpcError(cni.message, cni.code, cni.details ? { details: cni.details } : undefined));
     }
+  }
+}
+
+const MAX_ERROR_DATA = 256;
+
+/** jsonrpc-lite puts the offending input in error.data; never echo more than a little of it. */
+function clipData(err: jsonrpc.JsonRpcError): jsonrpc.JsonRpcError {
+  if (err.data === undefined) return err;
+  const text = typeof err.data === 'string' ? err.data : JSON.stringify(err.data) ?? '';
+  if (text.length <= MAX_ERROR_DATA) return err;
+  return new jsonrpc.JsonRpcError(err.message, err.code, `${text.slice(0, MAX_ERROR_DATA)}…`);
+}
+
+/** The id of a request line when it has a valid one, so that even a refused request can be matched by its caller. */
+function requestId(line: string): jsonrpc.ID {
+  try {
+    const id = (JSON.parse(line) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' || Number.isSafeInteger(id) ? (id as string | number) : null;
+  } catch {
+    return null;
   }
 }
