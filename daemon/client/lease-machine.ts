@@ -20,6 +20,8 @@ export interface MachineDeps {
 
 /** REQUESTs sent in REQUESTING before going back to DISCOVER (~60 s with the 4/8/16/32 s schedule). */
 export const REQUEST_MAX_ATTEMPTS = 4;
+/** After a restart, packets already due are spread over up to this long (and half the time left). */
+export const RESUME_SPREAD_MS = 5_000;
 /** INIT-REBOOT REQUESTs before falling back to DISCOVER with option 50 (~28 s). */
 export const REBOOT_MAX_ATTEMPTS = 3;
 
@@ -89,17 +91,31 @@ export class LeaseMachine {
     const lease = check.checkStoredLease(stored, now);
     if (lease === undefined) return this.beginDiscovery('resume: stored lease unusable', 'SELECTING');
     const deadlines = leaseDeadlines(lease);
+    // A restarted daemon resumes every lease at once; the ones whose next packet is already due
+    // go out spread over a few seconds, not in one burst that the server would partly drop.
+    const spreadUntil = (limit: number) => now + 1 + Math.floor(this.deps.random() * Math.min(RESUME_SPREAD_MS, Math.max(0, limit - now) / 2));
     if (deadlines !== undefined && now >= deadlines.expiresAt) {
       this.out.push({ type: 'expired', lease });
       this.rebootAddress = lease.address;
       this.transition('INIT_REBOOT', 'resume: lease expired');
-      this.startExchange();
-      this.transition('REBOOTING', 'sent INIT-REBOOT REQUEST');
-      this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), lease.address));
+      this.arm(spreadUntil(Infinity));
       return;
     }
     this.held = lease;
+    if (deadlines !== undefined && now >= deadlines.t1At) {
+      const renewing = now < deadlines.t2At;
+      this.startExchange();
+      this.transition(renewing ? 'RENEWING' : 'REBINDING', `resume: ${renewing ? 'T1' : 'T2'} reached`);
+      this.arm(spreadUntil(renewing ? deadlines.t2At : deadlines.expiresAt));
+      return;
+    }
     this.enterByPhase('resume');
+  }
+
+  private sendRebootRequest(): void {
+    this.startExchange();
+    this.transition('REBOOTING', 'sent INIT-REBOOT REQUEST');
+    this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), this.rebootAddress ?? ''));
   }
 
   private beginDiscovery(reason: string, to: DiscoverState): void {
@@ -155,6 +171,8 @@ export class LeaseMachine {
     switch (this.current) {
       case 'INIT':
         return this.beginDiscovery('NAK backoff over', 'SELECTING');
+      case 'INIT_REBOOT':
+        return this.sendRebootRequest();
       case 'SELECTING':
       case 'EXPIRED':
         if (budgetSpent) this.startExchange();

@@ -79,8 +79,8 @@ const opening = fc.oneof(
 
 type Step = typeof step extends fc.Arbitrary<infer S> ? S : never;
 
-const VALID_STATES: readonly LeaseState[] = ['INIT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'BOUND', 'RENEWING', 'REBINDING', 'EXPIRED', 'RELEASED', 'STOPPED'];
-const NEEDS_TIMER: readonly LeaseState[] = ['SELECTING', 'REQUESTING', 'REBOOTING', 'RENEWING', 'REBINDING', 'EXPIRED'];
+const VALID_STATES: readonly LeaseState[] = ['INIT', 'INIT_REBOOT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'BOUND', 'RENEWING', 'REBINDING', 'EXPIRED', 'RELEASED', 'STOPPED'];
+const NEEDS_TIMER: readonly LeaseState[] = ['INIT_REBOOT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'RENEWING', 'REBINDING', 'EXPIRED'];
 const HOLDS_LEASE: readonly LeaseState[] = ['BOUND', 'RENEWING', 'REBINDING'];
 
 function assertLeaseSane(lease: LeaseRecord): void {

@@ -21,6 +21,13 @@ function storedLease(boundAt: number): LeaseRecord {
 }
 
 /** One message of each kind, produced by driving the machine into the state that sends it. */
+/** A restart resumes the lease, and the packet already due goes out when the spread timer fires. */
+function resumedThenFired(lease: LeaseRecord): SendAction {
+  const h = new Harness();
+  assert.equal(h.handle({ type: 'resume', lease }).filter((a) => a.type === 'send').length, 0);
+  return sent(h.fire());
+}
+
 const producers: Record<string, () => SendAction> = {
   DISCOVER: () => sent(new Harness().start()),
   'REQUEST (REQUESTING)': () => {
@@ -28,13 +35,13 @@ const producers: Record<string, () => SendAction> = {
     h.start();
     return sent(h.offer());
   },
-  'REQUEST (INIT-REBOOT)': () => sent(new Harness().handle({ type: 'resume', lease: storedLease(T0 - 4_000_000) })),
+  'REQUEST (INIT-REBOOT)': () => resumedThenFired(storedLease(T0 - 4_000_000)),
   'REQUEST (RENEWING)': () => {
     const h = new Harness();
     h.bind();
     return sent(h.fire());
   },
-  'REQUEST (REBINDING)': () => sent(new Harness().handle({ type: 'resume', lease: storedLease(T0 - 3_200_000) })),
+  'REQUEST (REBINDING)': () => resumedThenFired(storedLease(T0 - 3_200_000)),
   RELEASE: () => {
     const h = new Harness();
     h.bind();

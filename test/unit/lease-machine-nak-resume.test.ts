@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { REBOOT_MAX_ATTEMPTS } from '../../daemon/client/lease-machine';
+import { REBOOT_MAX_ATTEMPTS, RESUME_SPREAD_MS } from '../../daemon/client/lease-machine';
 import type { LeaseRecord } from '../../daemon/client/machine-types';
 import { MessageType, Opt } from '../../daemon/dhcp4/types';
 import { OTHER_SERVER_ID, SERVER_ID, SERVER_MAC, makeNak } from '../helpers/dhcp-replies';
@@ -134,18 +134,25 @@ describe('lease machine: resume after a daemon restart', () => {
     assert.equal(h.machine.lease?.address, OLD_IP);
   });
 
-  it('between T1 and T2 it renews at once by unicast', () => {
+  it('between T1 and T2 it is RENEWING and renews by unicast within the resume spread', () => {
     const h = new Harness();
-    const send = sent(h.handle({ type: 'resume', lease: stored(2000 * 1000) }));
+    const resumed = h.handle({ type: 'resume', lease: stored(2000 * 1000) });
+    assert.equal(ofType(resumed, 'send').length, 0, 'not in the same instant as every other lease');
+    const at = armedAt(resumed) as number;
+    assert.ok(at > T0 && at <= T0 + 1 + RESUME_SPREAD_MS, `renewal spread to ${at - T0} ms`);
+    const send = sent(h.fire());
     assert.equal(h.machine.state, 'RENEWING');
     assert.equal(send.dstIp, SERVER_ID);
     assert.ok(send.dstMac?.equals(SERVER_MAC));
     assert.equal(send.msg.ciaddr, OLD_IP);
   });
 
-  it('between T2 and expiry it rebinds at once by broadcast', () => {
+  it('between T2 and expiry it is REBINDING and rebinds by broadcast within the resume spread', () => {
     const h = new Harness();
-    const send = sent(h.handle({ type: 'resume', lease: stored(3300 * 1000) }));
+    const resumed = h.handle({ type: 'resume', lease: stored(3300 * 1000) });
+    assert.equal(ofType(resumed, 'send').length, 0);
+    assert.ok((armedAt(resumed) as number) <= T0 + 1 + RESUME_SPREAD_MS);
+    const send = sent(h.fire());
     assert.equal(h.machine.state, 'REBINDING');
     assert.equal(send.dstIp, '255.255.255.255');
     assert.equal(send.msg.ciaddr, OLD_IP);
@@ -153,11 +160,14 @@ describe('lease machine: resume after a daemon restart', () => {
 
   it('past expiry it reports the loss and sends an INIT-REBOOT REQUEST', () => {
     const h = new Harness();
-    const actions = h.handle({ type: 'resume', lease: stored(4000 * 1000) });
-    assert.equal(h.machine.state, 'REBOOTING');
-    assert.deepEqual(ofType(actions, 'transition').map((t) => t.to), ['INIT_REBOOT', 'REBOOTING']);
-    assert.equal(ofType(actions, 'expired').length, 1);
+    const resumed = h.handle({ type: 'resume', lease: stored(4000 * 1000) });
+    assert.equal(h.machine.state, 'INIT_REBOOT');
+    assert.equal(ofType(resumed, 'expired').length, 1);
     assert.equal(h.machine.lease, undefined);
+    assert.ok((armedAt(resumed) as number) <= T0 + 1 + RESUME_SPREAD_MS);
+    const actions = h.fire();
+    assert.equal(h.machine.state, 'REBOOTING');
+    assert.deepEqual(ofType([...resumed, ...actions], 'transition').map((t) => t.to), ['INIT_REBOOT', 'REBOOTING']);
     const send = sent(actions);
     assert.equal(optionIp(send.msg, Opt.REQUESTED_IP), OLD_IP);
     assert.equal(send.msg.options.has(Opt.SERVER_ID), false);
@@ -167,6 +177,7 @@ describe('lease machine: resume after a daemon restart', () => {
   it('an ACK in REBOOTING binds, from whichever server answers', () => {
     const h = new Harness();
     h.handle({ type: 'resume', lease: stored(4000 * 1000) });
+    h.fire();
     const [b] = ofType(h.ack({ yiaddr: OLD_IP, params: { serverId: OTHER_SERVER_ID } }), 'bound');
     assert.equal(h.machine.state, 'BOUND');
     assert.equal(b?.lease.address, OLD_IP);
@@ -176,6 +187,7 @@ describe('lease machine: resume after a daemon restart', () => {
   it('a NAK in REBOOTING goes to DISCOVER without the old address', () => {
     const h = new Harness();
     h.handle({ type: 'resume', lease: stored(4000 * 1000) });
+    h.fire();
     const send = sent(nak(h, OTHER_SERVER_ID));
     assert.equal(h.machine.state, 'SELECTING');
     assert.equal(send.msg.options.has(Opt.REQUESTED_IP), false);
@@ -184,6 +196,7 @@ describe('lease machine: resume after a daemon restart', () => {
   it(`no answer to ${REBOOT_MAX_ATTEMPTS} INIT-REBOOT REQUESTs falls back to DISCOVER with the old address`, () => {
     const h = new Harness();
     h.handle({ type: 'resume', lease: stored(4000 * 1000) });
+    h.fire();
     for (let i = 1; i < REBOOT_MAX_ATTEMPTS; i++) assert.equal(messageType(sent(h.fire()).msg), MessageType.REQUEST);
     const send = sent(h.fire());
     assert.equal(h.machine.state, 'EXPIRED');
