@@ -1,7 +1,7 @@
 // Bundles each executable with esbuild: one file per entry, so a CNI call loads one script
 // (no module resolution walk) and the daemon's code is only read by `dhcp daemon`.
 import { build } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 
 // An absolute node (runtimes exec plugins without PATH), started through env(1) so that
 // NODE_EXTRA_CA_CERTS, which costs 50-90 ms per start and which a plugin that makes no TLS
@@ -26,18 +26,26 @@ const entries = [
   { in: 'daemon/main.ts', out: 'dist/lib/daemon.js', exec: false },
 ];
 
-rmSync('dist', { recursive: true, force: true });
+// Build beside dist/ and swap directories at the end, so a runtime exec'ing dist/cni/dhcp
+// during a rebuild finds the old tree or the new one, never a missing file.
+const staging = 'dist.staging';
+rmSync(staging, { recursive: true, force: true });
 for (const e of entries) {
   if (!existsSync(e.in)) continue;
-  mkdirSync(e.out.slice(0, e.out.lastIndexOf('/')), { recursive: true });
+  const out = e.out.replace(/^dist\//, `${staging}/`);
+  mkdirSync(out.slice(0, out.lastIndexOf('/')), { recursive: true });
   await build({
     ...common,
     entryPoints: [e.in],
-    outfile: e.out,
+    outfile: out,
     banner: e.exec ? { js: shebang } : undefined,
     // the shim resolves the daemon bundle at run time; keep that require dynamic
     logOverride: { 'unsupported-require-call': 'silent' },
   });
-  if (e.exec) chmodSync(e.out, 0o755);
+  if (e.exec) chmodSync(out, 0o755);
   console.log(`built ${e.out}`);
 }
+rmSync('dist.old', { recursive: true, force: true });
+if (existsSync('dist')) renameSync('dist', 'dist.old');
+renameSync(staging, 'dist');
+rmSync('dist.old', { recursive: true, force: true });
