@@ -2,7 +2,7 @@
  * The one RPC client (shim and CLI): connect, send one request line, read one response line.
  * Connection failures become TryAgainLater (code 11), which the caller may remap (STATUS → 50).
  */
-import * as net from 'node:net';
+import type * as netTypes from 'node:net';
 import * as jsonrpc from 'jsonrpc-lite';
 import { CniError, CniCode, TryAgainLaterError } from './errors';
 import { LineFramer } from './line-framer';
@@ -18,6 +18,10 @@ export interface CallOptions {
 
 export function call<T>(socketPath: string, method: MethodName, params: object, opts: CallOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 300_000;
+  // loaded here, not at the top: `net` costs ~5 ms of start-up that VERSION and every
+  // error that needs no daemon would pay for nothing
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const net = require('node:net') as typeof netTypes;
   return new Promise<T>((resolve, reject) => {
     const sock = net.createConnection({ path: socketPath });
     const framer = new LineFramer(MAX_FRAME_BYTES);
