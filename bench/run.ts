@@ -1,0 +1,628 @@
+/**
+ * `npm run bench [-- --quick | --smoke] [--out FILE] [--json FILE] [--only ours|ref] [--keep] [--profile]`
+ * (`npm run bench -- --help` lists every option)
+ *
+ * Runs our daemon and the reference daemon (/usr/lib/cni/dhcp) in turn, in the same topology
+ * (bench/lab-extra.ts), each against a freshly started dnsmasq with an empty lease file, and
+ * writes BENCHMARKS.md (full run only; quick/smoke/custom runs write to /tmp): bench/preamble.md,
+ * the generated tables, then bench/analysis.md. The raw results of a full run go to
+ * bench/results-full.json; `--from-json FILE` re-renders the Markdown from such a file.
+ * Needs root, dnsmasq and containernetworking-plugins, and a built dist/ (`npm run build`).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO, SHIM } from '../test/helpers/lab';
+import { run, waitFor } from '../test/helpers/sh';
+import {
+  BenchLab,
+  CLK_TCK,
+  snapshotDist,
+  REF_DHCP,
+  leaseOf,
+  cleanupAll,
+  installCleanupHandlers,
+  keepLogs,
+  sampleProc,
+  sweepStale,
+  timed,
+  type Attachment,
+  type CallResult,
+  type Daemon,
+  type Side,
+} from './lab-extra';
+import { renderMarkdown, type BenchResults, type SideResults } from './report';
+import { p50, p95, pool, sleep } from './stats';
+
+export interface Sizes {
+  /** custom: a full run with changed sizes, one side only, --profile or --node-args (never rewrites BENCHMARKS.md by default) */
+  mode: 'full' | 'quick' | 'smoke' | 'custom';
+  /** (a) sequential bridge ADDs */
+  seq: number;
+  /** (b) IPAM-alone ADD/DEL pairs */
+  ipam: number;
+  /** (c) concurrent burst sizes; the last one's leases are kept for (d) */
+  bursts: number[];
+  /** (d) lease counts at which RSS is read; the largest is used by (e) and (g) */
+  leases: number[];
+  /** (e) CPU window, seconds */
+  cpuWindowS: number;
+  /** (g) window after a restart in which server ACKs are counted */
+  forgetWindowS: number;
+  /** (f) runs per start-up figure */
+  startupRuns: number;
+  /** concurrency when filling up to the lease counts */
+  fill: number;
+  /** pause before reading RSS (idle, and after the last ADD of a fill) */
+  settleMs: number;
+}
+
+const PRESETS: Record<'full' | 'quick' | 'smoke', Sizes> = {
+  full: { mode: 'full', seq: 20, ipam: 30, bursts: [50, 200], leases: [200, 1000], cpuWindowS: 150, forgetWindowS: 15, startupRuns: 40, fill: 200, settleMs: 5000 },
+  quick: { mode: 'quick', seq: 5, ipam: 10, bursts: [20, 50], leases: [50, 150], cpuWindowS: 60, forgetWindowS: 8, startupRuns: 12, fill: 150, settleMs: 3000 },
+  smoke: { mode: 'smoke', seq: 2, ipam: 2, bursts: [3, 5], leases: [5, 10], cpuWindowS: 4, forgetWindowS: 2, startupRuns: 3, fill: 10, settleMs: 500 },
+};
+
+interface Cli {
+  sizes: Sizes;
+  out: string;
+  json: string | undefined;
+  only: Side[];
+  keep: boolean;
+  profile: boolean;
+  /** extra node flags for our daemon (tuning experiments), e.g. --max-semi-space-size=1 */
+  nodeArgs: string[];
+  /** re-render the Markdown from a saved --json file (after editing preamble.md or analysis.md) */
+  fromJson: string | undefined;
+  argv: string[];
+}
+
+function parseArgs(argv: string[]): Cli {
+  let mode: 'full' | 'quick' | 'smoke' = 'full';
+  if (argv.includes('--smoke')) mode = 'smoke';
+  else if (argv.includes('--quick')) mode = 'quick';
+  const sizes: Sizes = { ...PRESETS[mode] };
+  let out: string | undefined;
+  let json: string | undefined;
+  let custom = false;
+  let only: Side[] = ['ours', 'ref'];
+  let keep = process.env.CNI_DHCP_BENCH_KEEP === '1';
+  let profile = false;
+  let nodeArgs: string[] = [];
+  let fromJson: string | undefined;
+  const num = (v: string | undefined, flag: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a number`);
+    return n;
+  };
+  const list = (v: string | undefined, flag: string): number[] => (v ?? '').split(',').map((x) => num(x, flag));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    switch (a) {
+      case '--smoke':
+      case '--quick':
+        break;
+      case '--out': out = path.resolve(v ?? ''); i++; break;
+      case '--json': json = path.resolve(v ?? ''); i++; break;
+      case '--only': only = [v as Side]; custom = true; i++; break;
+      case '--keep': keep = true; break;
+      case '--profile': profile = true; custom = true; break;
+      case '--from-json': fromJson = path.resolve(v ?? ''); i++; break;
+      case '--node-args': nodeArgs = (v ?? '').split(/\s+/).filter(Boolean); custom = true; i++; break;
+      case '--seq': sizes.seq = num(v, a); i++; custom = true; break;
+      case '--ipam': sizes.ipam = num(v, a); i++; custom = true; break;
+      case '--bursts': sizes.bursts = list(v, a); i++; custom = true; break;
+      case '--leases': sizes.leases = list(v, a); i++; custom = true; break;
+      case '--cpu-window': sizes.cpuWindowS = num(v, a); i++; custom = true; break;
+      case '--startup-runs': sizes.startupRuns = num(v, a); i++; custom = true; break;
+      case '-h':
+      case '--help':
+        process.stdout.write(
+          'usage: npm run bench -- [--quick|--smoke] [--out FILE] [--json FILE] [--only ours|ref] [--keep] [--profile] [--node-args \'FLAGS\']\n' +
+            '                      [--seq N] [--ipam N] [--bursts A,B] [--leases A,B] [--cpu-window S] [--startup-runs N]\n' +
+            '       npm run bench -- --from-json FILE [--out FILE]   (re-render the Markdown of a saved run)\n',
+        );
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${a}`);
+    }
+  }
+  if (sizes.leases.some((l) => l < (sizes.bursts.at(-1) ?? 0))) throw new Error('--leases must each be ≥ the last burst');
+  // one bridge port per pod plus the server's: a Linux bridge takes at most 1024 ports
+  if (Math.max(...sizes.leases, ...sizes.bursts) > 1020) throw new Error('at most 1020 pods on the one bridge');
+  if (custom && sizes.mode === 'full') sizes.mode = 'custom';
+  // only the preset full run rewrites BENCHMARKS.md, and keeps its raw results next to the code so
+  // the Markdown can be re-rendered after editing bench/preamble.md or bench/analysis.md (--from-json)
+  out ??= sizes.mode === 'full' ? path.join(REPO, 'BENCHMARKS.md') : path.join(os.tmpdir(), `cni-dhcp-bench-${sizes.mode}.md`);
+  json ??= sizes.mode === 'full' ? path.join(REPO, 'bench', 'results-full.json') : undefined;
+  return { sizes, out, json, only, keep, profile, nodeArgs, fromJson, argv };
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+const CNI_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+
+/** N timed runs after 3 warm-ups; returns the times of the successful ones. */
+async function repeat(n: number, cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string): Promise<{ ms: number[]; codes: number[] }> {
+  const ms: number[] = [];
+  const codes: number[] = [];
+  for (let i = 0; i < n + 3; i++) {
+    const r = await timed(cmd, args, env, input, 30_000);
+    if (i < 3) continue;
+    ms.push(r.ms);
+    codes.push(r.code);
+  }
+  return { ms, codes };
+}
+
+function failures(rs: CallResult[]): number {
+  return rs.filter((r) => r.code !== 0).length;
+}
+
+function firstError(rs: CallResult[]): string | undefined {
+  const r = rs.find((x) => x.code !== 0);
+  return r ? `${r.stdout.trim()} ${r.stderr.trim()}`.slice(0, 300) : undefined;
+}
+
+const PROFILE_DIR = path.join(os.tmpdir(), 'cni-dhcp-bench-profiles');
+
+/** Packets the kernel dropped because a CPU's input backlog (net.core.netdev_max_backlog) was full. */
+function backlogDrops(): number {
+  return fs
+    .readFileSync('/proc/net/softnet_stat', 'utf8')
+    .trim()
+    .split('\n')
+    .reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1] ?? '0', 16), 0);
+}
+
+function loadAvg(): number {
+  return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+function pinList(atts: Attachment[], rs: CallResult[]): Array<{ pod: string; ifname: string; ip: string; mac: string }> {
+  const out: Array<{ pod: string; ifname: string; ip: string; mac: string }> = [];
+  for (const [i, a] of atts.entries()) {
+    const r = rs[i];
+    const l = r && r.code === 0 ? leaseOf(r) : undefined;
+    if (l) out.push({ pod: a.pod, ifname: a.ifname, ...l });
+  }
+  return out;
+}
+
+/** --profile: a heap snapshot of our daemon (node writes it to --diagnostic-dir on SIGUSR2). */
+async function heapSnapshot(pid: number): Promise<void> {
+  const before = new Set(fs.readdirSync(PROFILE_DIR));
+  process.kill(pid, 'SIGUSR2');
+  const file = await waitFor('heap snapshot', () => fs.readdirSync(PROFILE_DIR).find((n) => !before.has(n) && n.endsWith('.heapsnapshot')), 120_000, 500);
+  // writeHeapSnapshot is synchronous in the daemon: done once the file stops growing
+  let size = -1;
+  await waitFor('heap snapshot to be complete', async () => {
+    await sleep(2000);
+    const now = fs.statSync(path.join(PROFILE_DIR, file)).size;
+    const done = now === size && now > 0;
+    size = now;
+    return done || undefined;
+  }, 300_000, 0);
+  log(`heap snapshot ${path.join(PROFILE_DIR, file)}`);
+}
+
+/**
+ * (f) and the node floors, interleaved round-robin so that every command sees the same load:
+ * `node -e 0` with and without NODE_EXTRA_CA_CERTS, each shim's VERSION, and each shim's STATUS
+ * against its own running daemon (both daemons up, no DHCP traffic).
+ */
+async function startupFigures(labs: Record<Side, BenchLab>, n: number): Promise<BenchResults['startup']> {
+  const ca = process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt';
+  const lab = labs.ours;
+  const ours = await labs.ours.startDaemon('ours', 'startup-ours');
+  const ref = await labs.ref.startDaemon('ref', 'startup-ref');
+  const version = JSON.stringify({ cniVersion: '1.0.0' });
+  const cmds: Record<string, { cmd: string; args: string[]; env: NodeJS.ProcessEnv; input: string }> = {
+    node: { cmd: process.execPath, args: ['-e', '0'], env: CNI_ENV, input: '' },
+    nodeCa: { cmd: process.execPath, args: ['-e', '0'], env: { ...CNI_ENV, NODE_EXTRA_CA_CERTS: ca }, input: '' },
+    oursVersion: { cmd: lab.shim, args: [], env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: version },
+    oursVersionCa: { cmd: lab.shim, args: [], env: { ...CNI_ENV, CNI_COMMAND: 'VERSION', NODE_EXTRA_CA_CERTS: ca }, input: version },
+    oursStatus: { cmd: lab.shim, args: [], env: { ...CNI_ENV, CNI_COMMAND: 'STATUS', CNI_PATH: lab.cniPath.ours }, input: JSON.stringify(lab.netConfig(ours.socketPath, '1.1.0')) },
+    refVersion: { cmd: REF_DHCP, args: [], env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: version },
+    refStatus: { cmd: REF_DHCP, args: [], env: { ...CNI_ENV, CNI_COMMAND: 'STATUS', CNI_PATH: labs.ref.cniPath.ref }, input: JSON.stringify(labs.ref.netConfig(ref.socketPath, '1.1.0')) },
+  };
+  const ms: Record<string, number[]> = {};
+  const codes: Record<string, number> = {};
+  for (let i = 0; i < n + 3; i++) {
+    for (const [k, c] of Object.entries(cmds)) {
+      const r = await timed(c.cmd, c.args, c.env, c.input, 30_000);
+      codes[k] = r.code;
+      if (i >= 3) (ms[k] ??= []).push(r.ms);
+    }
+  }
+  await labs.ours.stopDaemon(ours);
+  await labs.ref.stopDaemon(ref);
+  const m = (k: string) => p50(ms[k] ?? []);
+  return {
+    runs: n,
+    caFile: ca,
+    nodeMs: m('node'),
+    nodeCaMs: m('nodeCa'),
+    oursVersionMs: m('oursVersion'),
+    oursVersionCaMs: m('oursVersionCa'),
+    oursStatusMs: m('oursStatus'),
+    refVersionMs: m('refVersion'),
+    refStatusMs: m('refStatus'),
+    oursStatusExit: codes.oursStatus ?? -1,
+    refStatusExit: codes.refStatus ?? -1,
+  };
+}
+
+/** Leases our daemon reports as BOUND, through the operator CLI. */
+async function boundViaCli(lab: BenchLab, socketPath: string): Promise<number> {
+  const r = await run(lab.cli, ['-s', socketPath, 'leases', '--json', '--state', 'BOUND'], { env: CNI_ENV, timeoutMs: 20_000 });
+  if (r.code !== 0) return -1;
+  return (JSON.parse(r.stdout) as unknown[]).length;
+}
+
+/**
+ * One side (our daemon or the reference) in its own copy of the topology. The orchestrator in
+ * main() calls the phases of both sides in turn, phase by phase, so that both meet the same
+ * machine load (the machine is shared); (e) runs for both at once over the same window.
+ */
+class SideRun {
+  readonly res: SideResults;
+  private d!: Daemon;
+  private held: Attachment[] = [];
+  private free: string[] = [];
+  private tries = 0;
+  private readonly profiling: boolean;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly nodeArgs: string[] | undefined;
+  private readonly s: Sizes;
+
+  constructor(readonly lab: BenchLab, readonly side: Side, readonly pods: string[], cli: Cli) {
+    this.s = cli.sizes;
+    this.res = { side, errors: [], phaseSeconds: {}, phaseLoad: {} };
+    this.profiling = cli.profile && side === 'ours';
+    this.env = this.profiling ? { ...CNI_ENV, CNI_DHCP_BENCH_PROFILE_DIR: PROFILE_DIR } : undefined;
+    const extra = side === 'ours' ? cli.nodeArgs : [];
+    this.nodeArgs = this.profiling
+      ? [...extra, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, '--require', path.join(REPO, 'bench', 'heap-signal.js')]
+      : extra.length ? extra : undefined;
+  }
+
+  private async phase(name: string, fn: () => Promise<void>): Promise<void> {
+    const t0 = Date.now();
+    const load = loadAvg();
+    const drops = backlogDrops();
+    log(`${this.side}: ${name} (load ${load.toFixed(2)})`);
+    await fn();
+    this.res.phaseSeconds[name] = (Date.now() - t0) / 1000;
+    (this.res.phaseLoad ??= {})[name] = load;
+    (this.res.phaseDrops ??= {})[name] = backlogDrops() - drops;
+  }
+
+  private noteErrors(what: string, rs: CallResult[]): void {
+    const e = firstError(rs);
+    if (e) this.res.errors.push(`${what}: ${failures(rs)} failed, first: ${e}`);
+  }
+
+  private cni(plugin: 'bridge' | 'dhcp', command: string, a: Attachment): Promise<CallResult> {
+    return this.lab.cni(this.side, plugin, command, a, this.d.socketPath);
+  }
+
+  /** A fresh dnsmasq (empty lease file) and a fresh daemon. */
+  async start(): Promise<void> {
+    await this.lab.startDnsmasq(this.side);
+    this.d = await this.lab.startDaemon(this.side, `${this.side}-1`, { env: this.env, nodeArgs: this.nodeArgs });
+    this.res.daemonExe = fs.readlinkSync(`/proc/${this.d.pid}/exe`);
+  }
+
+  async idle(): Promise<void> {
+    await this.phase('idle', async () => {
+      await sleep(Math.max(this.s.settleMs, 1000));
+      const smp = sampleProc(this.d.pid);
+      this.res.rssIdleKb = smp.rssKb;
+      this.res.rssIdleAnonKb = smp.rssAnonKb;
+      this.res.rssIdleFileKb = smp.rssFileKb;
+    });
+  }
+
+  async seq(): Promise<void> {
+    await this.phase('(a) sequential bridge ADD', async () => {
+      const atts: Attachment[] = this.pods.slice(0, this.s.seq).map((pod, i) => ({ pod, containerId: `${this.side}-a-${i}`, ifname: 'eth1' }));
+      const adds: CallResult[] = [];
+      for (const a of atts) adds.push(await this.cni('bridge', 'ADD', a));
+      this.res.seqAddMs = adds.filter((r) => r.code === 0).map((r) => r.ms);
+      this.res.seqAddFailures = failures(adds);
+      this.noteErrors('(a) bridge ADD', adds);
+      const dels: CallResult[] = [];
+      for (const a of atts) dels.push(await this.cni('bridge', 'DEL', a));
+      this.res.seqDelMs = dels.filter((r) => r.code === 0).map((r) => r.ms);
+      this.noteErrors('(a) bridge DEL', dels);
+      for (const a of atts) await this.lab.dropPodLink(a.pod, a.ifname);
+    });
+  }
+
+  async ipam(): Promise<void> {
+    await this.phase('(b) IPAM alone', async () => {
+      const ps = this.pods.slice(0, this.s.ipam);
+      const hosts = await this.lab.addUpLinks(ps);
+      const atts: Attachment[] = ps.map((pod, i) => ({ pod, containerId: `${this.side}-b-${i}`, ifname: 'eth1' }));
+      const adds: CallResult[] = [];
+      for (const a of atts) adds.push(await this.cni('dhcp', 'ADD', a));
+      const dels: CallResult[] = [];
+      for (const a of atts) dels.push(await this.cni('dhcp', 'DEL', a));
+      this.res.ipamAddMs = adds.filter((r) => r.code === 0).map((r) => r.ms);
+      this.res.ipamDelMs = dels.filter((r) => r.code === 0).map((r) => r.ms);
+      this.res.ipamFailures = failures(adds) + failures(dels);
+      this.noteErrors('(b) dhcp ADD', adds);
+      this.noteErrors('(b) dhcp DEL', dels);
+      await this.lab.delLinks(hosts);
+    });
+  }
+
+  /** Burst bi; the last burst's leases are kept for (d). */
+  async burst(bi: number): Promise<void> {
+    const B = this.s.bursts[bi] as number;
+    const last = bi === this.s.bursts.length - 1;
+    await this.phase(`(c) burst ${B}`, async () => {
+      const atts: Attachment[] = this.pods.slice(0, B).map((pod, i) => ({ pod, containerId: `${this.side}-c${B}-${i}`, ifname: 'eth1' }));
+      const t0 = process.hrtime.bigint();
+      const rs = await Promise.all(atts.map((a) => this.cni('bridge', 'ADD', a)));
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      (this.res.bursts ??= []).push({ size: B, wallMs, failures: failures(rs), p95Ms: p95(rs.map((r) => r.ms)), p50Ms: p50(rs.map((r) => r.ms)) });
+      this.noteErrors(`(c) burst ${B} ADD`, rs);
+      const ok = atts.filter((_, i) => rs[i]?.code === 0);
+      if (last) await this.lab.pinNeighbours(pinList(atts, rs));
+      for (const [i, a] of atts.entries()) if (rs[i]?.code !== 0) await this.lab.dropPodLink(a.pod, a.ifname);
+      if (!last) {
+        const dels = await pool(ok, 25, (a) => this.cni('bridge', 'DEL', a));
+        this.noteErrors(`(c) burst ${B} DEL`, dels);
+        for (const a of ok) await this.lab.dropPodLink(a.pod, a.ifname);
+        await sleep(1000);
+      } else {
+        this.held = ok;
+        const heldPods = new Set(ok.map((a) => a.pod));
+        this.free = this.pods.filter((p) => !heldPods.has(p));
+      }
+    });
+  }
+
+  /** (d) more pods (eth1 each) until `target` leases are held, then RSS. */
+  async fill(target: number): Promise<void> {
+    await this.phase(`(d) fill to ${target} leases`, async () => {
+      let attempts = 0;
+      while (this.held.length < target && this.free.length > 0 && attempts < target * 2) {
+        const batch: Attachment[] = this.free
+          .splice(0, target - this.held.length)
+          .map((pod) => ({ pod, containerId: `${this.side}-d${this.tries}-${pod.split('-').at(-1)}`, ifname: 'eth1' }));
+        this.tries++;
+        attempts += batch.length;
+        const rs = await pool(batch, this.s.fill, (a) => this.cni('bridge', 'ADD', a));
+        this.noteErrors(`(d) fill to ${target}`, rs);
+        await this.lab.pinNeighbours(pinList(batch, rs));
+        this.res.fillFailures = (this.res.fillFailures ?? 0) + failures(rs);
+        for (const [i, a] of batch.entries()) {
+          if (rs[i]?.code === 0) this.held.push(a);
+          else {
+            await this.lab.dropPodLink(a.pod, a.ifname);
+            this.free.push(a.pod);
+          }
+        }
+      }
+      await sleep(this.s.settleMs);
+      const smp = sampleProc(this.d.pid);
+      if (this.profiling && target === this.s.leases.at(-1)) await heapSnapshot(this.d.pid);
+      (this.res.rssAt ??= []).push({
+        leases: this.held.length,
+        target,
+        rssKb: smp.rssKb,
+        rssAnonKb: smp.rssAnonKb,
+        rssFileKb: smp.rssFileKb,
+        fds: smp.fds,
+        serverLeases: await this.lab.serverLeases(),
+        daemonBound: this.side === 'ours' ? await boundViaCli(this.lab, this.d.socketPath) : undefined,
+      });
+    });
+  }
+
+  /** (e) CPU over the window; both sides run this at the same time. */
+  async cpu(): Promise<void> {
+    await this.phase('(e) CPU in steady renewal', async () => {
+      const s0 = sampleProc(this.d.pid);
+      const ack0 = this.lab.serverLogCount(/DHCPACK/);
+      const t0 = Date.now();
+      await sleep(this.s.cpuWindowS * 1000);
+      const s1 = sampleProc(this.d.pid);
+      const ack1 = this.lab.serverLogCount(/DHCPACK/);
+      const minutes = (Date.now() - t0) / 60_000;
+      this.res.cpu = {
+        leases: this.held.length,
+        windowS: (Date.now() - t0) / 1000,
+        cpuSecondsPerMin: (s1.cpuTicks - s0.cpuTicks) / CLK_TCK / minutes,
+        acksPerMin: (ack1 - ack0) / minutes,
+        rssEndKb: s1.rssKb,
+        serverLeases: await this.lab.serverLeases(),
+        daemonBound: this.side === 'ours' ? await boundViaCli(this.lab, this.d.socketPath) : undefined,
+      };
+    });
+  }
+
+  async restart(): Promise<void> {
+    await this.phase('(g) restart', async () => {
+      const before = sampleProc(this.d.pid);
+      const tk = process.hrtime.bigint();
+      // a crash (SIGKILL); with --profile a SIGTERM, so the CPU profile gets written
+      await this.lab.stopDaemon(this.d, this.profiling ? 'SIGTERM' : 'SIGKILL', this.profiling ? 180_000 : 30_000);
+      const exitMs = Number(process.hrtime.bigint() - tk) / 1e6;
+      const t0 = process.hrtime.bigint();
+      this.d = await this.lab.startDaemon(this.side, `${this.side}-2`, { stateDir: this.d.stateDir, env: this.env, nodeArgs: this.nodeArgs });
+      const socketMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      const g: NonNullable<SideResults['restart']> = { leases: this.held.length, socketMs, exitMs, fdsBefore: before.fds };
+      if (this.side === 'ours') {
+        let last = 0;
+        await waitFor(`${this.held.length} leases BOUND after restart`, async () => {
+          last = await boundViaCli(this.lab, this.d.socketPath);
+          return last >= this.held.length || undefined;
+        }, 120_000, 100).catch((e: Error) => this.res.errors.push(`(g) ${e.message} (last ${last})`));
+        g.resumeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        g.boundAfter = last;
+      }
+      const ack0 = this.lab.serverLogCount(/DHCPACK/);
+      await sleep(this.s.forgetWindowS * 1000);
+      g.acksAfter = this.lab.serverLogCount(/DHCPACK/) - ack0;
+      g.windowS = this.s.forgetWindowS;
+      const smp = sampleProc(this.d.pid);
+      g.fdsAfter = smp.fds;
+      g.rssAfterKb = smp.rssKb;
+      this.res.restart = g;
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.lab.stopDaemon(this.d, 'SIGTERM', this.profiling ? 180_000 : 30_000);
+    await this.lab.stopServer();
+  }
+}
+
+/** Runs the phases: each step for every side in turn, alternating which side goes first. */
+async function runSides(runs: SideRun[], s: Sizes): Promise<void> {
+  for (const r of runs) await r.start();
+  await Promise.all(runs.map((r) => r.idle()));
+  const steps: Array<(r: SideRun) => Promise<void>> = [
+    (r) => r.seq(),
+    (r) => r.ipam(),
+    ...s.bursts.map((_, bi) => (r: SideRun) => r.burst(bi)),
+    ...s.leases.map((t) => (r: SideRun) => r.fill(t)),
+  ];
+  for (const [i, step] of steps.entries()) for (const r of i % 2 === 0 ? runs : [...runs].reverse()) await step(r);
+  await Promise.all(runs.map((r) => r.cpu()));
+  for (const r of runs) await r.restart();
+  for (const r of runs) await r.stop();
+}
+
+async function versions(distBuilt: Date): Promise<BenchResults['versions']> {
+  const dn = await run('/usr/sbin/dnsmasq', ['--version']);
+  const refV = await run(REF_DHCP, [], { env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
+  const dpkg = await run('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
+  const git = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
+  const dirty = await run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no']);
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+  return {
+    node: process.version,
+    dnsmasq: (dn.stdout.split('\n')[0] ?? '').replace(/\s+Copyright.*/, ''),
+    refPackage: `containernetworking-plugins ${dpkg.stdout.trim()}`,
+    refVersionOutput: refV.stdout.trim(),
+    ours: `cni-dhcp ${pkg.version} (git ${git.stdout.trim()}${dirty.stdout.trim() ? ', with uncommitted changes' : ''}; dist built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+  };
+}
+
+function machine(): BenchResults['machine'] {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const mem = /MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  return { nproc: os.cpus().length, cpu, kernel: os.release(), memGb: mem ? Math.round(Number(mem) / 1048576) : 0 };
+}
+
+async function floors(lab: BenchLab, pods: string[], s: Sizes): Promise<BenchResults['floors']> {
+  log('floors: ip netns exec, bridge with host-local IPAM');
+  const ipx = await repeat(s.startupRuns, 'ip', ['netns', 'exec', lab.nodeNs, '/bin/true'], CNI_ENV, '');
+  const cfg = lab.hostLocalConfig();
+  const seqAtts: Attachment[] = pods.slice(0, s.seq).map((pod, i) => ({ pod, containerId: `floor-a-${i}`, ifname: 'eth1' }));
+  const seq: CallResult[] = [];
+  for (const a of seqAtts) seq.push(await lab.cni('ours', 'bridge', 'ADD', a, '', cfg));
+  for (const a of seqAtts) await lab.cni('ours', 'bridge', 'DEL', a, '', cfg);
+  const B = s.bursts.at(-1) as number;
+  const burstAtts: Attachment[] = pods.slice(0, B).map((pod, i) => ({ pod, containerId: `floor-c-${i}`, ifname: 'eth1' }));
+  const t0 = process.hrtime.bigint();
+  const burst = await Promise.all(burstAtts.map((a) => lab.cni('ours', 'bridge', 'ADD', a, '', cfg)));
+  const burstWallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  await pool(burstAtts, 25, (a) => lab.cni('ours', 'bridge', 'DEL', a, '', cfg));
+  await lab.resetPods(pods);
+  return {
+    ipNetnsExecMs: p50(ipx.ms),
+    hostLocalSeqP50Ms: p50(seq.filter((r) => r.code === 0).map((r) => r.ms)),
+    hostLocalBurst: { size: B, wallMs: burstWallMs, failures: failures(burst), p95Ms: p95(burst.map((r) => r.ms)) },
+  };
+}
+
+function write(cli: Cli, results: BenchResults): void {
+  const md = renderMarkdown(results, {
+    preamble: readIf(path.join(REPO, 'bench', 'preamble.md')),
+    analysis: results.sizes.mode === 'full' ? readIf(path.join(REPO, 'bench', 'analysis.md')) : '',
+  });
+  fs.writeFileSync(cli.out, md);
+  const json = cli.fromJson ? undefined : cli.json;
+  if (json) fs.writeFileSync(json, JSON.stringify(results, null, 2));
+  log(`wrote ${cli.out}${json ? ` and ${json}` : ''}`);
+}
+
+async function main(): Promise<void> {
+  const cli = parseArgs(process.argv.slice(2));
+  if (cli.fromJson) {
+    const saved = JSON.parse(fs.readFileSync(cli.fromJson, 'utf8')) as BenchResults;
+    if (!process.argv.includes('--out')) cli.out = saved.sizes.mode === 'full' ? path.join(REPO, 'BENCHMARKS.md') : path.join(os.tmpdir(), `cni-dhcp-bench-${saved.sizes.mode}.md`);
+    write(cli, saved);
+    return;
+  }
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (namespaces, veths, dnsmasq)');
+  for (const f of ['/usr/sbin/dnsmasq', REF_DHCP, '/usr/lib/cni/bridge', '/usr/lib/cni/host-local', SHIM]) if (!fs.existsSync(f)) throw new Error(`missing ${f}${f.startsWith(REPO) ? ' (run `npm run build`)' : ''}`);
+  keepLogs(cli.keep);
+  if (cli.profile) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+  installCleanupHandlers();
+  const swept = await sweepStale();
+  if (swept.length) log(`swept ${swept.length} stale cdb- namespaces`);
+  const started = Date.now();
+  log(`mode ${cli.sizes.mode}: ${JSON.stringify(cli.sizes)}`);
+  const dist = snapshotDist();
+  const labs: Record<Side, BenchLab> = { ours: await BenchLab.create('o', dist), ref: await BenchLab.create('r', dist) };
+  if (cli.keep) log(`logs kept in ${labs.ours.dir} and ${labs.ref.dir}`);
+  let results: BenchResults;
+  try {
+    const sz = cli.sizes;
+    const n = Math.max(sz.seq, sz.ipam, ...sz.bursts, ...sz.leases);
+    const pods: Record<Side, string[]> = { ours: [], ref: [] };
+    for (const side of cli.only) pods[side] = await labs[side].addPods(n);
+    const fl = await floors(labs[cli.only[0] as Side], pods[cli.only[0] as Side], sz);
+    log('(f) start-up, interleaved');
+    const startup = await startupFigures(labs, sz.startupRuns);
+    const runs = cli.only.map((side) => new SideRun(labs[side], side, pods[side], cli));
+    await runSides(runs, sz);
+    const sides: Partial<Record<Side, SideResults>> = {};
+    for (const r of runs) sides[r.side] = r.res;
+    results = {
+      date: new Date().toISOString(),
+      command: commandLine(cli.argv),
+      sizes: cli.sizes,
+      machine: machine(),
+      versions: await versions(dist.built),
+      floors: fl,
+      startup,
+      ours: sides.ours,
+      ref: sides.ref,
+      totalSeconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await cleanupAll();
+  }
+  log(`run took ${results.totalSeconds.toFixed(0)} s`);
+  write(cli, results);
+}
+
+function readIf(f: string): string {
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
+}
+
+function commandLine(argv: string[]): string {
+  const q = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+  const ev = process.env.npm_lifecycle_event;
+  if (ev === 'bench') return `npm run bench${q ? ` -- ${q}` : ''}`;
+  if (ev === 'bench:smoke') return `npm run bench:smoke${q.replace(/^--smoke ?/, '') ? ` -- ${q.replace(/^--smoke ?/, '')}` : ''}`;
+  return `npx tsx bench/run.ts${q ? ` ${q}` : ''}`;
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await cleanupAll();
+  process.exit(1);
+});

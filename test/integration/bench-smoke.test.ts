@@ -1,0 +1,55 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO } from '../helpers/lab';
+import { requireRootTools, run } from '../helpers/sh';
+
+/**
+ * The bench's smoke mode (`npm run bench:smoke`): tiny sizes, both daemons, no timing
+ * assertions. Checks that the bench itself still works and fills both columns of its table.
+ */
+describe('bench smoke run: ours and the reference side by side @root', function () {
+  this.timeout(180_000);
+  let dir: string;
+
+  before(function () {
+    requireRootTools(this, ['/usr/sbin/dnsmasq', '/usr/lib/cni/bridge', '/usr/lib/cni/dhcp', '/usr/lib/cni/host-local', path.join(REPO, 'dist', 'cni', 'dhcp')]);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-bench-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes a Markdown table with a value for ours and for the reference in every figure row', async () => {
+    const out = path.join(dir, 'bench.md');
+    const json = path.join(dir, 'bench.json');
+    const tsx = path.join(REPO, 'node_modules', '.bin', 'tsx');
+    const r = await run(tsx, [path.join(REPO, 'bench', 'run.ts'), '--smoke', '--out', out, '--json', json], { timeoutMs: 170_000 });
+    assert.equal(r.code, 0, `bench exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    const md = fs.readFileSync(out, 'utf8');
+    const lines = md.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('| figure | ours | reference | ratio (ours/ref) |'));
+    assert.ok(head >= 0, 'no figure table in the output');
+    const rows: string[][] = [];
+    for (let i = head + 2; i < lines.length && lines[i]?.startsWith('|'); i++) {
+      rows.push((lines[i] as string).split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
+    }
+    for (const fig of ['(a)', '(b)', '(c)', '(d)', '(e)', '(f)', '(g)']) assert.ok(rows.some((r) => r[0]?.startsWith(fig)), `no row for figure ${fig}`);
+    for (const [figure, ours, ref] of rows) {
+      assert.ok(ours && ours !== '—', `ours is empty for ${figure}`);
+      assert.ok(ref && ref !== '—', `the reference is empty for ${figure}`);
+    }
+    const res = JSON.parse(fs.readFileSync(json, 'utf8')) as { ours: { errors: string[] }; ref: { errors: string[] } };
+    assert.deepEqual(res.ours.errors, [], 'our daemon had failures in the smoke run');
+    // the bench removes what it created
+    const left = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').filter((n) => n.startsWith('cdb-')) : [];
+    assert.deepEqual(left.filter((n) => !isAlive(n)), [], 'bench namespaces left behind');
+  });
+});
+
+/** A cdb- namespace belongs to a live bench process (a parallel run) when its PID is alive. */
+function isAlive(ns: string): boolean {
+  const pid = /^cdb-(\d+)-/.exec(ns)?.[1];
+  return pid !== undefined && fs.existsSync(`/proc/${pid}`);
+}
