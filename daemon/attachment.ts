@@ -284,7 +284,7 @@ export class Attachment {
   private onBound(lease: LeaseRecord, renewed: boolean): void {
     this.lastError = undefined;
     try {
-      this.deps.store.save(this.stored(lease));
+      this.deps.store.save(this.stored(lease), !renewed);
     } catch (err) {
       this.log.error('could not persist lease', { err: (err as Error).message });
     }

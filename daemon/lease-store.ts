@@ -47,18 +47,23 @@ export class LeaseStore {
     return path.join(this.dir, `${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
   }
 
-  save(entry: StoredAttachment): void {
+  /**
+   * `durable` fsyncs the file and the directory: for a new lease, which must survive a crash.
+   * A renewal skips both (they block the event loop, and under a burst they add up): a crash
+   * that loses it leaves the previous version, still a valid lease that the restart renews.
+   */
+  save(entry: StoredAttachment, durable = true): void {
     const file = this.fileFor(attachmentKey(entry.containerId, entry.netName, entry.ifname));
     const tmp = `${file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(entry, null, 1) + '\n');
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
-    this.syncDir();
+    if (durable) this.syncDir();
   }
 
   remove(key: string): void {
