@@ -21,6 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REF_CNI, SHIM } from '../test/helpers/lab';
+import { buildSegment } from '../test/helpers/segment';
 import { run, sh, startProcess, stopProcess, waitFor } from '../test/helpers/sh';
 
 export const REF_DHCP = path.join(REF_CNI, 'dhcp');
@@ -252,21 +253,11 @@ export class BenchLab {
       fs.symlinkSync(side === 'ours' ? this.shim : REF_DHCP, path.join(d, 'dhcp'));
       for (const p of ['bridge', 'host-local', 'loopback']) fs.symlinkSync(path.join(REF_CNI, p), path.join(d, p));
     }
-    await addNs(this.serverNs);
-    await addNs(this.nodeNs);
-    const v = `cdb${this.tag}${process.pid}`.slice(0, 13);
-    await sh('ip', 'link', 'add', `${v}s`, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', `${v}n`, 'netns', this.nodeNs);
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', `${v}s`, 'name', 'srv0');
-    await this.inNs(this.serverNs, 'ip', 'addr', 'add', `${this.serverIp}/21`, 'dev', 'srv0');
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', 'srv0', 'up');
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', 'lo', 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'add', this.bridge, 'type', 'bridge');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', `${v}n`, 'master', this.bridge);
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', `${v}n`, 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', this.bridge, 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', 'lo', 'up');
+    // registered first, so that the cleanup deletes them even if the build fails halfway
+    namespaces.add(this.serverNs);
+    namespaces.add(this.nodeNs);
+    await buildSegment({ serverNs: this.serverNs, nodeNs: this.nodeNs, bridge: this.bridge, vethPrefix: `cdb${this.tag}${process.pid}`, serverCidr: `${this.serverIp}/21` });
     this.serverMac = (JSON.parse(await sh('ip', '-n', this.serverNs, '-j', 'link', 'show', 'srv0')) as Array<{ address: string }>)[0]?.address ?? '';
-    await waitFor('bench bridge operstate UP', async () => /state UP/.test(await this.inNs(this.nodeNs, 'ip', 'link', 'show', this.bridge)) || undefined, 5000, 20);
   }
 
   inNs(ns: string, cmd: string, ...args: string[]): Promise<string> {

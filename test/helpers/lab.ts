@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { call } from '../../shared/rpc-client';
 import { Method } from '../../shared/rpc-protocol';
+import { buildSegment } from './segment';
 import { run, sh, startProcess, stopProcess, waitFor, type RunResult } from './sh';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -82,22 +83,7 @@ export class Lab {
     fs.mkdirSync(this.cniPath);
     fs.symlinkSync(SHIM, path.join(this.cniPath, 'dhcp'));
     for (const p of ['bridge', 'macvlan', 'ipvlan', 'host-device', 'loopback']) fs.symlinkSync(path.join(REF_CNI, p), path.join(this.cniPath, p));
-    await sh('ip', 'netns', 'add', this.serverNs);
-    await sh('ip', 'netns', 'add', this.nodeNs);
-    const v = `cv${this.id}`.slice(0, 13);
-    await sh('ip', 'link', 'add', `${v}s`, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', `${v}n`, 'netns', this.nodeNs);
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', `${v}s`, 'name', 'srv0');
-    await this.inNs(this.serverNs, 'ip', 'addr', 'add', `${this.serverIp}/24`, 'dev', 'srv0');
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', 'srv0', 'up');
-    await this.inNs(this.serverNs, 'ip', 'link', 'set', 'lo', 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'add', this.bridge, 'type', 'bridge');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', `${v}n`, 'master', this.bridge);
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', `${v}n`, 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', this.bridge, 'up');
-    await this.inNs(this.nodeNs, 'ip', 'link', 'set', 'lo', 'up');
-    // a new link forwards only once the kernel's link watcher has run (up to ~1 s): wait for the
-    // bridge to report UP, which needs its server port forwarding, so the first DISCOVER is not lost
-    await waitFor('lab bridge operstate UP', async () => /state UP/.test(await this.inNs(this.nodeNs, 'ip', 'link', 'show', this.bridge)) || undefined, 5000, 20);
+    await buildSegment({ serverNs: this.serverNs, nodeNs: this.nodeNs, bridge: this.bridge, vethPrefix: `cv${this.id}`, serverCidr: `${this.serverIp}/24` });
   }
 
   /** Registers a process for cleanup (servers started by other helpers). */
