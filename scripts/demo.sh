@@ -35,12 +35,15 @@ ip -n "$NODE" link add "$BR" type bridge
 ip -n "$NODE" link set "v$$n" master "$BR"
 ip -n "$NODE" link set "v$$n" up
 ip -n "$NODE" link set "$BR" up
+# a new link forwards only after the kernel's link watcher ran (up to ~1 s): wait for the bridge
+for _ in $(seq 100); do ip -n "$NODE" link show "$BR" | grep -q "state UP" && break; sleep 0.02; done
 
 ip netns exec "$SRV" dnsmasq --keep-in-foreground --no-ping --port=0 --conf-file=/dev/null --user=root \
   --interface=srv0 --bind-interfaces --dhcp-authoritative --dhcp-range=198.18.0.10,198.18.0.250,255.255.255.0,10m \
   --dhcp-option=option:router,198.18.0.1 --dhcp-option=option:dns-server,198.18.0.53 --dhcp-option=option:domain-name,demo.example \
   --dhcp-leasefile="$DIR/dnsmasq.leases" --pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" &
 DNSMASQ=$!
+for _ in $(seq 100); do ip netns exec "$SRV" ss -ulnH 'sport = :67' | grep -q ':67' && break; sleep 0.05; done
 
 SOCK="$DIR/run/dhcp.sock"
 ip netns exec "$NODE" "$PWD/dist/cni/dhcp" daemon -socketpath "$SOCK" --state-dir "$DIR/state" 2>"$DIR/daemon.log" &
