@@ -3,7 +3,8 @@
  * go in through handle(), actions come out; the clock and randomness are injected, and the
  * machine owns exactly one timer, which the edge arms and fires on its behalf.
  */
-import { MessageType, type DhcpMessage, type ReplyParams } from '../dhcp4/types';
+import { MessageType, Opt, type DhcpMessage, type ReplyParams } from '../dhcp4/types';
+import * as change from './address-change';
 import * as build from './client-messages';
 import { isUsableAddress, type ExchangeFields, type SendAction } from './client-messages';
 import { MIN_INTERVAL_MS, leaseDeadlines, nakRestartDelayMs, nextRetransmitAt, renewRetryAt, secondsSince } from './lease-timing';
@@ -44,6 +45,12 @@ export class LeaseMachine {
   private discoverState: DiscoverState = 'SELECTING';
   private rebootAddress: string | undefined;
   private naksSinceBound = 0;
+  /** the lease whose address the pod's interface carries; outlives a NAK or an expiry */
+  private configured: LeaseRecord | undefined;
+  /** when the last REQUEST left: the start of the lease its ACK grants */
+  private requestSentAt: number | undefined;
+  /** `secs` of the last DISCOVER; the REQUEST that answers its OFFER repeats it */
+  private discoverSecs = 1;
   private out: MachineAction[] = [];
 
   constructor(
@@ -55,10 +62,12 @@ export class LeaseMachine {
   get xid(): number { return this.currentXid; }
   get lease(): LeaseRecord | undefined { return this.held; }
   get nextTimerAt(): number | undefined { return this.timerAt; }
+  /** the lease whose address the pod carries (LOST: the one no server vouches for any more) */
+  get podLease(): LeaseRecord | undefined { return this.configured; }
 
   handle(event: MachineEvent): MachineAction[] {
     this.out = [];
-    if (this.current === 'RELEASED' || this.current === 'STOPPED') {
+    if (this.current === 'RELEASED' || this.current === 'STOPPED' || (this.current === 'LOST' && event.type !== 'release' && event.type !== 'stop')) {
       this.ignore(`${event.type} after ${this.current}`);
       return this.out;
     }
@@ -73,6 +82,7 @@ export class LeaseMachine {
       case 'timer': this.onTimer(); break;
       case 'release': this.onRelease(); break;
       case 'stop': this.finish('STOPPED', 'stopped'); break;
+      case 'abandon': this.onAbandon(event.podLease, event.reason); break;
     }
     return this.out;
   }
@@ -90,6 +100,8 @@ export class LeaseMachine {
     const now = this.deps.now();
     const lease = check.checkStoredLease(stored, now);
     if (lease === undefined) return this.beginDiscovery('resume: stored lease unusable', 'SELECTING');
+    this.configured = lease;
+    if (lease.lost !== undefined) return this.transition('LOST', `resume: ${lease.lost.reason}`);
     const deadlines = leaseDeadlines(lease);
     // A restarted daemon resumes every lease at once; the ones whose next packet is already due
     // go out spread over a few seconds, not in one burst that the server would partly drop.
@@ -146,7 +158,7 @@ export class LeaseMachine {
     } else {
       this.out.push({ type: 'expired', lease });
       this.held = undefined;
-      this.wantedIp = lease.address;
+      this.wantedIp = this.configured?.address ?? lease.address;
       this.beginDiscovery(`${reason}: lease expired`, 'EXPIRED');
     }
   }
@@ -217,6 +229,8 @@ export class LeaseMachine {
   private onPacket(msg: DhcpMessage, params: ReplyParams, srcMac: Buffer | undefined): void {
     const ctx: check.ReplyContext = { state: this.current, xid: this.currentXid, chaddr: this.config.chaddr };
     if (this.offer !== undefined) ctx.selectedServer = this.offer.serverId;
+    if (this.current === 'REQUESTING' && this.offer !== undefined) ctx.requested = this.offer.address;
+    if (this.current === 'REBOOTING' && this.rebootAddress !== undefined) ctx.requested = this.rebootAddress;
     if (this.current === 'RENEWING' || this.current === 'REBINDING') ctx.renewal = this.held;
     const type = check.checkHeader(ctx, msg, params);
     if (check.isRejection(type)) return this.reject(type);
@@ -230,7 +244,8 @@ export class LeaseMachine {
       return this.resendSelectingRequest();
     }
     if (type === MessageType.ACK) {
-      const lease = check.checkAck(ctx, msg, params, srcMac, this.deps.now());
+      const now = this.deps.now();
+      const lease = check.checkAck(ctx, msg, params, srcMac, Math.min(now, this.requestSentAt ?? now));
       return check.isRejection(lease) ? this.reject(lease) : this.bind(lease, ctx.renewal !== undefined);
     }
     const serverId = check.checkNak(ctx, params);
@@ -238,14 +253,29 @@ export class LeaseMachine {
   }
 
   private bind(lease: LeaseRecord, renewed: boolean): void {
-    this.held = lease;
+    const pod = this.configured;
+    const moved = pod !== undefined && change.isAddressChange(pod, lease);
     this.naksSinceBound = 0;
     this.forgetAcquisition();
+    if (moved) {
+      if ((this.config.onAddressChange ?? 'move') === 'release') {
+        this.held = lease;
+        return this.loseAddress(pod, `the server gave ${change.cidr(lease)} instead of the pod's ${change.cidr(pod)} (onAddressChange "release")`);
+      }
+      lease.changedFrom = { address: pod.address, prefixLength: pod.prefixLength, at: this.deps.now() };
+    } else if (pod?.changedFrom !== undefined) {
+      lease.changedFrom = pod.changedFrom;
+    }
+    this.held = lease;
+    this.configured = lease;
     this.transition('BOUND', `ACK of ${lease.address} from ${lease.serverId}`);
-    this.out.push({ type: 'bound', lease, renewed });
+    const bound: MachineAction = { type: 'bound', lease, renewed };
+    if (moved) bound.changedFrom = pod;
+    this.out.push(bound);
     const deadlines = leaseDeadlines(lease);
+    // the lease started when the REQUEST left, so with a tiny lease T1 may already be due
     if (deadlines === undefined) this.disarm();
-    else this.arm(deadlines.t1At);
+    else this.arm(Math.max(deadlines.t1At, this.deps.now() + 1));
   }
 
   private onNak(serverId: string, message: string | undefined): void {
@@ -254,11 +284,36 @@ export class LeaseMachine {
     this.out.push(nak);
     this.held = undefined;
     this.forgetAcquisition();
+    // A server that merely lost its lease database gives the pod's address back when asked.
+    this.wantedIp = this.configured?.address;
     this.naksSinceBound += 1;
     this.transition('INIT', `NAK from ${serverId}`);
     const delay = nakRestartDelayMs(this.naksSinceBound, this.config.resendMaxMs);
     if (delay === 0) this.beginDiscovery('restart after NAK', 'SELECTING');
     else this.arm(this.deps.now() + delay);
+  }
+
+  /** The edge could not move the pod to the address just bound. */
+  private onAbandon(podLease: LeaseRecord, reason: string): void {
+    this.configured = podLease;
+    this.loseAddress(podLease, reason);
+  }
+
+  /** RELEASE whatever we hold (the pod does not use it) and go LOST, keeping the pod's lease. */
+  private loseAddress(pod: LeaseRecord, reason: string): void {
+    const offered = this.held;
+    if (offered !== undefined) {
+      this.currentXid = this.newXid();
+      this.send(build.buildRelease(this.config, this.currentXid, offered));
+    }
+    const podLease: LeaseRecord = { ...pod, lost: { at: this.deps.now(), offered: offered === undefined ? '' : change.cidr(offered), reason } };
+    this.held = undefined;
+    this.configured = podLease;
+    this.transition('LOST', reason);
+    this.disarm();
+    const lost: MachineAction = { type: 'lost', podLease, reason };
+    if (offered !== undefined) lost.offered = offered;
+    this.out.push(lost);
   }
 
   private onRelease(): void {
@@ -276,7 +331,9 @@ export class LeaseMachine {
   private resendSelectingRequest(): void {
     const offer = this.offer;
     if (offer === undefined) return;
-    this.sendAndRetransmit(build.buildSelectingRequest(this.config, this.fields(true), offer.address, offer.serverId));
+    // RFC 2131 4.4.1: the REQUEST carries the same 'secs' as the DISCOVER it follows
+    const ex = { ...this.fields(true), secs: this.discoverSecs };
+    this.sendAndRetransmit(build.buildSelectingRequest(this.config, ex, offer.address, offer.serverId));
   }
 
   private forgetAcquisition(): void {
@@ -310,6 +367,9 @@ export class LeaseMachine {
   private send(action: SendAction): void {
     this.out.push(action);
     this.sends += 1;
+    const type = action.msg.options.get(Opt.MESSAGE_TYPE)?.[0];
+    if (type === MessageType.REQUEST) this.requestSentAt = this.deps.now();
+    if (type === MessageType.DISCOVER) this.discoverSecs = action.msg.secs;
   }
 
   private sendAndRetransmit(action: SendAction): void {
@@ -339,6 +399,8 @@ export class LeaseMachine {
   }
 
   private reject(rejection: check.Rejection): void {
-    this.out.push({ type: rejection.rejected, reason: rejection.reason });
+    const action: MachineAction = { type: rejection.rejected, reason: rejection.reason };
+    if (rejection.label !== undefined && action.type === 'ignored') action.label = rejection.label;
+    this.out.push(action);
   }
 }

@@ -20,9 +20,10 @@ export const MAX_LEASE_SECONDS = Math.floor(0x7fffffff / 1000);
  */
 export const DEFAULT_LEASE_SECONDS = 60;
 /**
- * Short leases are honoured (Kea and test servers hand out seconds-long ones), down to this
- * floor, which still leaves whole seconds for 0 < T1 < T2 < lease and stops a broken server
- * from making us renew in a tight loop.
+ * Below this many seconds whole-second T1 < T2 < lease is impossible (or degenerate), so T1
+ * and T2 become fractions of the lease instead. The lease itself is never lengthened: holding
+ * an address past the server's expiry would let it hand the address to someone else while the
+ * pod still uses it; a short lease only makes us renew more often.
  */
 export const MIN_LEASE_SECONDS = 4;
 
@@ -51,23 +52,24 @@ function wholeSeconds(value: number | undefined): number | undefined {
 
 /**
  * The times a lease runs on, from the server's options 51, 58 and 59. The result always holds
- * 0 < t1 < t2 < leaseTime (or all three infinite). Bad T1/T2 fall back to the RFC defaults,
- * ½ and ⅞ of the lease, as sd-dhcp-client does.
+ * 0 < t1 < t2 < leaseTime <= the granted lease (or all three infinite). Bad T1/T2 fall back to
+ * the RFC defaults, ½ and ⅞ of the lease, as sd-dhcp-client does; whole seconds unless the
+ * lease is shorter than MIN_LEASE_SECONDS.
  */
 export function sanitizeLeaseTimes(leaseTime?: number, t1?: number, t2?: number): LeaseTimes {
   if (leaseTime === INFINITE_LEASE) {
     return { leaseTime: INFINITE_LEASE, t1: INFINITE_LEASE, t2: INFINITE_LEASE };
   }
   const given = wholeSeconds(leaseTime);
-  const granted = given === undefined || given <= 0 ? DEFAULT_LEASE_SECONDS : given;
-  const lease = Math.min(MAX_LEASE_SECONDS, Math.max(MIN_LEASE_SECONDS, granted));
-  const defaultT1 = Math.floor(lease / 2);
-  const defaultT2 = Math.floor((lease * 7) / 8);
+  const lease = Math.min(MAX_LEASE_SECONDS, given === undefined || given <= 0 ? DEFAULT_LEASE_SECONDS : given);
+  const short = lease < MIN_LEASE_SECONDS;
+  const defaultT1 = short ? lease / 2 : Math.floor(lease / 2);
+  const defaultT2 = short ? (lease * 7) / 8 : Math.floor((lease * 7) / 8);
 
-  let rebind = wholeSeconds(t2) ?? 0;
-  if (rebind <= 0 || rebind >= lease) rebind = defaultT2;
-  let renew = wholeSeconds(t1) ?? 0;
-  if (renew <= 0 || renew >= rebind) renew = defaultT1;
+  let rebind = (short ? t2 : wholeSeconds(t2)) ?? 0;
+  if (!Number.isFinite(rebind) || rebind <= 0 || rebind >= lease) rebind = defaultT2;
+  let renew = (short ? t1 : wholeSeconds(t1)) ?? 0;
+  if (!Number.isFinite(renew) || renew <= 0 || renew >= rebind) renew = defaultT1;
   if (renew >= rebind) {
     renew = defaultT1;
     rebind = defaultT2;

@@ -18,7 +18,16 @@ export type LeaseState =
   | 'EXPIRED'
   | 'RELEASED'
   /** acquisition gave up (ADD deadline passed) or stop() was called; terminal */
-  | 'STOPPED';
+  | 'STOPPED'
+  /**
+   * the server gave another address than the pod's and we were told not to move the pod
+   * (onAddressChange "release"), or moving it failed: the new lease was released, the pod
+   * keeps an address no server vouches for; only DEL (or a new ADD) leaves this state
+   */
+  | 'LOST';
+
+/** What to do when, after a NAK or an expiry, the server hands out another address than the pod's. */
+export type AddressChangePolicy = 'move' | 'release';
 
 export interface MachineConfig {
   /** option 61 value, already including the type byte */
@@ -35,8 +44,10 @@ export interface MachineConfig {
   resendMaxMs: number;
   /** budget for one exchange's retransmissions before it restarts with a new xid, ms (-resendtimeout, 208 s) */
   resendTimeoutMs: number;
-  /** max DHCP message size we accept (option 57), e.g. 1500 - 28 */
+  /** max DHCP message size we accept (option 57): the link MTU less the IP and UDP headers */
   maxMessageSize: number;
+  /** default "move" */
+  onAddressChange?: AddressChangePolicy;
 }
 
 /** What is persisted and what a restarted daemon resumes from. */
@@ -46,13 +57,17 @@ export interface LeaseRecord {
   serverId: string;
   /** MAC the server's ACK came from; the unicast renewal goes there */
   serverMac?: string;
-  /** ms since epoch when the ACK was received (start of the lease) */
+  /** ms since epoch when the REQUEST that the ACK answers was sent (RFC 2131 4.4.1: the start of the lease) */
   boundAt: number;
   /** seconds as granted, already sanitized: 0 < t1 < t2 < leaseTime; 0xffffffff = infinite */
   leaseTime: number;
   t1: number;
   t2: number;
   params: ReplyParams;
+  /** the last time the server gave this attachment another address than the pod had */
+  changedFrom?: { address: string; prefixLength: number; at: number };
+  /** set on the pod's lease once the attachment is LOST (persisted, so a restart stays LOST) */
+  lost?: { at: number; offered: string; reason: string };
 }
 
 export type MachineEvent =
@@ -67,7 +82,12 @@ export type MachineEvent =
   /** DEL: send RELEASE if bound, then stop */
   | { type: 'release' }
   /** stop without sending anything (vanished interface, daemon shutdown) */
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /**
+   * the edge could not move the pod to the address just bound: RELEASE it and go LOST,
+   * remembering `podLease`, the lease whose address the pod still carries
+   */
+  | { type: 'abandon'; podLease: LeaseRecord; reason: string };
 
 export type MachineAction =
   /**
@@ -78,15 +98,20 @@ export type MachineAction =
   /** (re)arm the machine's single timer at absolute time `at` (ms); replaces any earlier one */
   | { type: 'arm'; at: number }
   | { type: 'disarm' }
-  /** a lease was obtained or renewed; the edge persists it and answers a pending ADD */
-  | { type: 'bound'; lease: LeaseRecord; renewed: boolean }
+  /**
+   * a lease was obtained or renewed; the edge persists it and answers a pending ADD. With
+   * `changedFrom` the pod still carries that lease's address: the edge moves it to `lease`.
+   */
+  | { type: 'bound'; lease: LeaseRecord; renewed: boolean; changedFrom?: LeaseRecord }
+  /** the attachment is LOST (see LeaseState); `podLease` (with `lost` set) is what to persist */
+  | { type: 'lost'; podLease: LeaseRecord; offered?: LeaseRecord; reason: string }
   /** the lease expired without renewal; the address must be considered lost (never touch the link) */
   | { type: 'expired'; lease: LeaseRecord }
   /** our server NAKed us; the machine already went back to INIT */
   | { type: 'nak'; serverId: string; message?: string }
   /** state changed */
   | { type: 'transition'; from: LeaseState; to: LeaseState; reason: string; xid: number }
-  /** a reply was ignored (wrong xid, other server, bad fields); counted as dropped */
-  | { type: 'ignored'; reason: string }
+  /** a reply was ignored (wrong xid, other server, bad fields); counted as dropped, under `label` when given */
+  | { type: 'ignored'; reason: string; label?: 'ack-wrong-address' }
   /** a reply was unusable (ACK without mask or server id); ADD should fail with this reason */
   | { type: 'bad-reply'; reason: string };

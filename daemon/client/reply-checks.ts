@@ -12,6 +12,7 @@ import type { LeaseRecord, LeaseState } from './machine-types';
 export interface Rejection {
   rejected: 'ignored' | 'bad-reply';
   reason: string;
+  label?: 'ack-wrong-address';
 }
 
 const REPLIES_EXPECTED: Partial<Record<LeaseState, readonly number[]>> = {
@@ -44,6 +45,8 @@ export interface ReplyContext {
   selectedServer?: string;
   /** the lease being extended (RENEWING, REBINDING) */
   renewal?: LeaseRecord;
+  /** the address our REQUEST named: offered (REQUESTING), remembered (REBOOTING), leased (RENEWING, REBINDING) */
+  requested?: string;
 }
 
 /** The message type, if the reply answers our outstanding request. */
@@ -75,19 +78,25 @@ function requiredServer(ctx: ReplyContext): string | undefined {
 
 /**
  * The lease an ACK grants. On a first bind (REQUESTING, REBOOTING) it must carry a server id
- * and a subnet mask; on a renewal the lease's own values stand in for missing ones.
+ * and a subnet mask; on a renewal the lease's own values stand in for missing ones. The lease
+ * starts at `requestSentAt`, when the REQUEST it answers left (RFC 2131 4.4.1), so our expiry
+ * never falls after the server's.
  */
 export function checkAck(
   ctx: ReplyContext,
   msg: DhcpMessage,
   params: ReplyParams,
   srcMac: Buffer | undefined,
-  now: number,
+  requestSentAt: number,
 ): LeaseRecord | Rejection {
   const renewal = ctx.renewal;
   const address = msg.yiaddr;
   if (!isUsableAddress(address)) return ignored('ACK without a usable yiaddr');
-  if (renewal !== undefined && address !== renewal.address) return ignored('ACK for another address than the lease');
+  const requested = ctx.requested ?? renewal?.address;
+  if (requested !== undefined && address !== requested) {
+    // RFC 2131 4.3.2: the server answers the address we asked for or NAKs; anything else is broken
+    return { rejected: 'ignored', reason: `ACK for ${address}, not the requested ${requested}`, label: 'ack-wrong-address' };
+  }
   const given = isUsableAddress(params.serverId) ? params.serverId : undefined;
   const required = requiredServer(ctx);
   if (given !== undefined && required !== undefined && given !== required) {
@@ -103,7 +112,7 @@ export function checkAck(
     address,
     prefixLength,
     serverId,
-    boundAt: now,
+    boundAt: requestSentAt,
     ...sanitizeLeaseTimes(params.leaseTime, params.renewalTime, params.rebindingTime),
     params,
   };

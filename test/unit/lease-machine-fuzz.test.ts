@@ -69,6 +69,7 @@ const step = fc.oneof(
   { weight: 30, arbitrary: fc.record({ type: fc.constant('timer' as const), when: fc.constantFrom('due', 'due', 'early', 'late') }) },
   { weight: 6, arbitrary: fc.record({ type: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 4e6 }) }) },
   { weight: 1, arbitrary: fc.constantFrom({ type: 'release' as const }, { type: 'stop' as const }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('abandon' as const), podLease: storedLease, reason: fc.constant('move failed') }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('start' as const), requestedIp: fc.option(ips, { nil: undefined }) }) },
 );
 
@@ -79,7 +80,7 @@ const opening = fc.oneof(
 
 type Step = typeof step extends fc.Arbitrary<infer S> ? S : never;
 
-const VALID_STATES: readonly LeaseState[] = ['INIT', 'INIT_REBOOT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'BOUND', 'RENEWING', 'REBINDING', 'EXPIRED', 'RELEASED', 'STOPPED'];
+const VALID_STATES: readonly LeaseState[] = ['INIT', 'INIT_REBOOT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'BOUND', 'RENEWING', 'REBINDING', 'EXPIRED', 'RELEASED', 'STOPPED', 'LOST'];
 const NEEDS_TIMER: readonly LeaseState[] = ['INIT_REBOOT', 'SELECTING', 'REQUESTING', 'REBOOTING', 'RENEWING', 'REBINDING', 'EXPIRED'];
 const HOLDS_LEASE: readonly LeaseState[] = ['BOUND', 'RENEWING', 'REBINDING'];
 
@@ -136,7 +137,14 @@ function checkStep(h: Harness, before: LeaseState, actions: MachineAction[], arm
   }
   assert.equal(m.nextTimerAt, armed.at, 'nextTimerAt matches the last arm/disarm');
   if (NEEDS_TIMER.includes(m.state)) assert.notEqual(m.nextTimerAt, undefined, `${m.state} without a timer`);
-  if (m.state === 'RELEASED' || m.state === 'STOPPED') assert.equal(m.nextTimerAt, undefined);
+  if (m.state === 'RELEASED' || m.state === 'STOPPED' || m.state === 'LOST') assert.equal(m.nextTimerAt, undefined);
+  if (m.state === 'LOST') assert.ok(m.podLease?.lost !== undefined, 'LOST keeps the lease the pod carries');
+  for (const a of actions) {
+    if (a.type === 'bound' && a.changedFrom !== undefined) {
+      assert.notEqual(`${a.changedFrom.address}/${a.changedFrom.prefixLength}`, `${a.lease.address}/${a.lease.prefixLength}`);
+      assert.equal(h.config.onAddressChange ?? 'move', 'move');
+    }
+  }
   assert.equal(m.lease !== undefined, HOLDS_LEASE.includes(m.state), `lease presence in ${m.state}`);
   if (m.lease !== undefined) {
     assertLeaseSane(m.lease);
@@ -161,8 +169,8 @@ function checkStep(h: Harness, before: LeaseState, actions: MachineAction[], arm
 describe('lease machine: any sequence of events', () => {
   it('never throws, keeps a valid state, one timer at most, and 0 < T1 < T2 < lease on every lease', () => {
     fc.assert(
-      fc.property(fc.integer(), opening, fc.array(step, { maxLength: 120, size: 'max' }), (seed, first, steps) => {
-        const h = new Harness({ seed });
+      fc.property(fc.integer(), fc.constantFrom('move' as const, 'release' as const), opening, fc.array(step, { maxLength: 120, size: 'max' }), (seed, onAddressChange, first, steps) => {
+        const h = new Harness({ seed, config: { onAddressChange } });
         const armed: { at: number | undefined } = { at: undefined };
         checkStep(h, 'INIT', h.handle(first), armed);
         for (const s of steps) {

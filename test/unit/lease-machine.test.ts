@@ -136,10 +136,11 @@ describe('lease machine: acquisition', () => {
     assert.notEqual(send.msg.xid, xid);
   });
 
-  it('an ACK binds the lease and arms T1', () => {
+  it('an ACK binds the lease, which starts when the REQUEST left (RFC 2131 4.4.1), and arms T1', () => {
     const h = new Harness();
     h.start();
     h.offer();
+    const requestSentAt = h.now;
     h.now += 1500;
     const actions = h.ack({ params: { routers: ['198.18.0.254'] } });
     assert.equal(h.machine.state, 'BOUND');
@@ -153,7 +154,7 @@ describe('lease machine: acquisition', () => {
         prefixLength: 24,
         serverId: SERVER_ID,
         serverMac: '52:54:00:12:34:56',
-        boundAt: h.now,
+        boundAt: requestSentAt,
         leaseTime: 3600,
         t1: 1800,
         t2: 3150,
@@ -161,7 +162,7 @@ describe('lease machine: acquisition', () => {
       },
     );
     assert.deepEqual(bound.lease.params.routers, ['198.18.0.254']);
-    assert.equal(armedAt(actions), h.now + 1_800_000);
+    assert.equal(armedAt(actions), requestSentAt + 1_800_000);
     assert.deepEqual(h.machine.lease, bound.lease);
     assert.equal(sends(actions).length, 0);
   });

@@ -62,13 +62,31 @@ describe('lease timing', () => {
       }
     });
 
-    it('short leases are honoured down to a 4 s floor (Kea hands out seconds-long leases)', () => {
+    it('short leases are honoured (Kea hands out seconds-long leases)', () => {
       assert.deepEqual(sanitizeLeaseTimes(20), { leaseTime: 20, t1: 10, t2: 17 });
       assert.deepEqual(sanitizeLeaseTimes(12, 6, 10), { leaseTime: 12, t1: 6, t2: 10 });
-      for (const lease of [1, 2, 3, 4]) assert.deepEqual(sanitizeLeaseTimes(lease), { leaseTime: MIN_LEASE_SECONDS, t1: 2, t2: 3 });
+      assert.deepEqual(sanitizeLeaseTimes(MIN_LEASE_SECONDS), { leaseTime: 4, t1: 2, t2: 3 });
     });
 
-    it('any input yields 0 < T1 < T2 < lease in whole seconds, or an infinite lease', () => {
+    it('a lease below the 4 s floor is never lengthened: T1 and T2 become fractions of it instead', () => {
+      assert.deepEqual(sanitizeLeaseTimes(1), { leaseTime: 1, t1: 0.5, t2: 0.875 });
+      assert.deepEqual(sanitizeLeaseTimes(2), { leaseTime: 2, t1: 1, t2: 1.75 });
+      assert.deepEqual(sanitizeLeaseTimes(3), { leaseTime: 3, t1: 1.5, t2: 2.625 });
+      assert.deepEqual(sanitizeLeaseTimes(3, 1, 2), { leaseTime: 3, t1: 1, t2: 2 }, "the server's own T1/T2 when they fit");
+      assert.deepEqual(sanitizeLeaseTimes(2, 2, 5), { leaseTime: 2, t1: 1, t2: 1.75 });
+    });
+
+    it('sanitizing is idempotent (a resumed lease keeps its times)', () => {
+      const seconds = fc.oneof(fc.constant(undefined), fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 1, 2, 3, 4, 5));
+      fc.assert(
+        fc.property(seconds, seconds, seconds, (lease, t1, t2) => {
+          const r = sanitizeLeaseTimes(lease, t1, t2);
+          assert.deepEqual(sanitizeLeaseTimes(r.leaseTime, r.t1, r.t2), r);
+        }),
+      );
+    });
+
+    it('any input yields 0 < T1 < T2 < lease <= the granted lease, whole seconds from 4 s up, or an infinite lease', () => {
       const seconds = fc.oneof(
         fc.constant(undefined),
         fc.integer({ min: 0, max: 0xffffffff }),
@@ -81,9 +99,12 @@ describe('lease timing', () => {
             assert.equal(lease, INFINITE_LEASE);
             return;
           }
-          assert.ok(Number.isInteger(r.t1) && Number.isInteger(r.t2) && Number.isInteger(r.leaseTime));
+          assert.ok(Number.isInteger(r.leaseTime));
+          if (r.leaseTime >= MIN_LEASE_SECONDS) assert.ok(Number.isInteger(r.t1) && Number.isInteger(r.t2));
           assert.ok(0 < r.t1 && r.t1 < r.t2 && r.t2 < r.leaseTime, JSON.stringify(r));
-          assert.ok(r.leaseTime >= MIN_LEASE_SECONDS && r.leaseTime <= MAX_LEASE_SECONDS);
+          assert.ok(r.leaseTime >= 1 && r.leaseTime <= MAX_LEASE_SECONDS);
+          const granted = typeof lease === 'number' && Number.isFinite(lease) ? Math.floor(lease) : 0;
+          if (granted > 0) assert.ok(r.leaseTime <= granted, 'never longer than granted');
         }),
       );
     });
