@@ -29,7 +29,10 @@ export interface PodRoute {
 export interface MovePlan {
   addAddress: { address: string; prefixLength: number };
   removeAddress: { address: string; prefixLength: number };
-  /** routes via one of the old lease's gateways, each with the gateway it moves to */
+  /**
+   * routes via one of the old lease's gateways, each with the gateway it moves to (perhaps the
+   * same): all are written again after the address swap, which may have flushed them
+   */
   repoint: Array<{ route: PodRoute; gateway: string }>;
   /** routes via an old gateway for which the new lease has none: deleted, not left dangling */
   drop: PodRoute[];
@@ -64,9 +67,10 @@ function normalizeDst(dst: string): string {
 
 /**
  * Moving the pod from `pod` to `next`: the new address with its mask replaces the old one, and
- * every route on the interface via a gateway of the old lease is re-pointed at the new lease's
- * gateway for the same destination, or its first router. Routes the old lease did not put
- * there (other gateways, link-scope routes) are left alone.
+ * every route on the interface (`routes`: the caller passes only those) via a gateway of the
+ * old lease is re-pointed at the new lease's gateway for the same destination, or its first
+ * router, keeping its table and metric (the config's "priority"). Routes the old lease did not
+ * put there (other gateways, link-scope routes) are left alone.
  */
 export function planMove(pod: LeaseRecord, next: LeaseRecord, routes: PodRoute[]): MovePlan {
   const oldGateways = new Set(leaseGateways(pod.params).values());
@@ -83,7 +87,7 @@ export function planMove(pod: LeaseRecord, next: LeaseRecord, routes: PodRoute[]
     if (route.gateway === undefined || !oldGateways.has(route.gateway)) continue;
     const gateway = newGateways.get(dstKey(route.dst, route.dstLen)) ?? fallback;
     if (gateway === undefined) plan.drop.push(route);
-    else if (gateway !== route.gateway) plan.repoint.push({ route, gateway });
+    else plan.repoint.push({ route, gateway });
   }
   return plan;
 }

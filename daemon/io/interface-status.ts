@@ -1,14 +1,27 @@
 /**
- * A cheap presence check, for noticing pods that went away. A pod's namespace file can be
- * gone while our packet socket still holds the namespace (and its links) alive, so the
- * lease manager asks by path, not through the socket.
+ * Cheap per-interface queries by namespace path. A pod's namespace file can be gone while our
+ * packet socket still holds the namespace (and its links) alive, so the lease manager asks by
+ * path, not through the socket.
  */
 import * as libc from './libc';
 import { PacketIoError } from './errors';
-import { getIfindex, validateIfname } from './link';
+import { getIfindex, getMtu, validateIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 
 export type InterfaceStatus = 'present' | 'no-netns' | 'no-interface';
+
+/** Runs fn with a throwaway socket in the namespace: the kernel answers ifreq ioctls in the socket's namespace. */
+function withIfSocket<T>(nsFd: number, netnsPath: string, ifname: string, fn: (fd: number) => T): T {
+  return withNetnsFd(nsFd, netnsPath, () => {
+    const fd = libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
+    if (fd < 0) throw libc.sysError('socket', `query of ${ifname}`);
+    try {
+      return fn(fd);
+    } finally {
+      libc.close(fd);
+    }
+  });
+}
 
 export function interfaceStatus(netnsPath: string, ifname: string): InterfaceStatus {
   validateIfname(ifname);
@@ -18,20 +31,27 @@ export function interfaceStatus(netnsPath: string, ifname: string): InterfaceSta
     return 'no-netns';
   }
   try {
-    return withNetnsFd(probe.fd, netnsPath, () => {
-      // Any socket will do: the kernel answers SIOCGIFINDEX in the socket's namespace.
-      const fd = libc.socket(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_CLOEXEC, 0);
-      if (fd < 0) throw libc.sysError('socket', `interface status of ${ifname}`);
+    return withIfSocket(probe.fd, netnsPath, ifname, (fd) => {
       try {
         getIfindex(fd, ifname);
         return 'present' as const;
       } catch (err) {
         if (err instanceof PacketIoError && err.errno === 'ENODEV') return 'no-interface' as const;
         throw err;
-      } finally {
-        libc.close(fd);
       }
     });
+  } finally {
+    libc.close(probe.fd);
+  }
+}
+
+/** The MTU of ifname in the pod namespace (SIOCGIFMTU); throws a PacketIoError when it cannot be read. */
+export function interfaceMtu(netnsPath: string, ifname: string): number {
+  validateIfname(ifname);
+  const probe = probeNetns(netnsPath);
+  if (!probe.ok) throw probe.error;
+  try {
+    return withIfSocket(probe.fd, netnsPath, ifname, (fd) => getMtu(fd, ifname));
   } finally {
     libc.close(probe.fd);
   }

@@ -39,6 +39,13 @@ export const SIOCGIFFLAGS = 0x8913;
 export const SIOCSIFFLAGS = 0x8914;
 export const SIOCGIFHWADDR = 0x8927;
 export const SIOCGIFINDEX = 0x8933;
+export const SIOCGIFMTU = 0x8921;
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const NETLINK_ROUTE = 0;
+export const SO_RCVTIMEO = 20;
+/** struct sockaddr_nl */
+export const SOCKADDR_NL_SIZE = 12;
 export const IFF_UP = 0x1;
 /** set when the link is operationally up: carrier on and the kernel's link watcher has run */
 export const IFF_RUNNING = 0x40;
@@ -79,6 +86,8 @@ export function attachFilter(fd: number, prog: Buffer): number {
   return setsockoptFprog(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: prog.length / 8, filter: prog }, koffi.sizeof(SockFprog)) as number;
 }
 export const fstatfs: (fd: number, buf: Buffer) => number = lib.func('int fstatfs(int fd, void *buf)');
+export const recv: (fd: number, buf: Buffer, len: number, flags: number) => number =
+  lib.func('long recv(int fd, void *buf, size_t len, int flags)');
 export const malloc: (size: number) => unknown = lib.func('void *malloc(size_t size)');
 export const free: (ptr: unknown) => void = lib.func('void free(void *ptr)');
 

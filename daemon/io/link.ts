@@ -51,6 +51,13 @@ export function getFlags(sockFd: number, ifname: string): number {
   return req.readUInt16LE(libc.IFNAMSIZ);
 }
 
+/** The link MTU, which bounds the DHCP message we can receive (option 57). */
+export function getMtu(sockFd: number, ifname: string): number {
+  const req = ifreq(ifname);
+  ifIoctl(sockFd, libc.SIOCGIFMTU, req, 'SIOCGIFMTU', ifname);
+  return req.readInt32LE(libc.IFNAMSIZ);
+}
+
 /**
  * Sets IFF_UP if it is clear. The bridge plugin runs IPAM before it sets the veth up; the
  * reference daemon's first send then fails with ENETDOWN and it waits about 2 s to retry.

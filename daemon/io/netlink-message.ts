@@ -1,0 +1,250 @@
+/**
+ * The rtnetlink messages we need to move a pod's IPv4 address (RTM_NEWADDR, RTM_DELADDR) and
+ * re-point its routes (RTM_GETROUTE dump, RTM_NEWROUTE, RTM_DELROUTE), encoded and decoded on
+ * bytes (linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h). Pure: no socket, no koffi, so
+ * it is tested without root; daemon/io/netlink-route.ts carries the bytes to the kernel.
+ * Netlink is host-endian; like the rest of daemon/io this assumes little-endian Linux.
+ */
+
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP = 0x300;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_CREATE = 0x400;
+
+export const AF_INET = 2;
+export const RT_TABLE_MAIN = 254;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RTN_UNICAST = 1;
+/** what `ip route add` and the CNI plugins (vishvananda/netlink) use */
+export const RTPROT_BOOT = 3;
+
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_BROADCAST = 4;
+const RTA_DST = 1;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_PRIORITY = 6;
+const RTA_TABLE = 15;
+
+const NLMSG_HDRLEN = 16;
+const IFADDRMSG_LEN = 8;
+const RTMSG_LEN = 12;
+
+export class NetlinkDecodeError extends Error {
+  static override readonly name = 'NetlinkDecodeError';
+}
+
+export interface NetlinkMessage {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: Buffer;
+}
+
+export interface AddressSpec {
+  ifindex: number;
+  address: string;
+  prefixLength: number;
+}
+
+/** An IPv4 route as RTM_NEWROUTE/RTM_DELROUTE carry it and a dump reports it. */
+export interface RouteSpec {
+  dst: string;
+  dstLen: number;
+  gateway?: string;
+  oif?: number;
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
+  metric?: number;
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function ip4(address: string): Buffer {
+  const parts = address.split('.');
+  const bytes = parts.map(Number);
+  if (parts.length !== 4 || bytes.some((b, i) => !/^\d{1,3}$/.test(parts[i] ?? '') || b > 255)) {
+    throw new RangeError(`not an IPv4 address: ${JSON.stringify(address)}`);
+  }
+  return Buffer.from(bytes);
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+function attr(type: number, value: Buffer): Buffer {
+  const out = Buffer.alloc(align4(4 + value.length));
+  out.writeUInt16LE(4 + value.length, 0);
+  out.writeUInt16LE(type, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+function message(type: number, flags: number, seq: number, body: Buffer[]): Buffer {
+  const payload = Buffer.concat(body);
+  const hdr = Buffer.alloc(NLMSG_HDRLEN);
+  hdr.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
+  hdr.writeUInt16LE(type, 4);
+  hdr.writeUInt16LE(flags, 6);
+  hdr.writeUInt32LE(seq >>> 0, 8);
+  hdr.writeUInt32LE(0, 12);
+  return Buffer.concat([hdr, payload]);
+}
+
+function checkPrefix(prefixLength: number): void {
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) {
+    throw new RangeError(`prefix length must be 0 to 32, got ${prefixLength}`);
+  }
+}
+
+/** The directed broadcast address of address/prefix, as `ip addr add ... brd +` sets it. */
+export function broadcastOf(address: string, prefixLength: number): string {
+  checkPrefix(prefixLength);
+  const host = prefixLength === 0 ? 0xffffffff : prefixLength === 32 ? 0 : (0xffffffff >>> prefixLength) >>> 0;
+  const n = (ip4(address).readUInt32BE(0) | host) >>> 0;
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+/**
+ * RTM_NEWADDR (create or replace) or RTM_DELADDR for address/prefix on ifindex. As the main
+ * plugins configure it: local = address = the lease, with the subnet's broadcast below /31.
+ */
+export function encodeAddress(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, seq: number, spec: AddressSpec): Buffer {
+  checkPrefix(spec.prefixLength);
+  const ifa = Buffer.alloc(IFADDRMSG_LEN);
+  ifa.writeUInt8(AF_INET, 0);
+  ifa.writeUInt8(spec.prefixLength, 1);
+  ifa.writeUInt8(0, 2);
+  ifa.writeUInt8(RT_SCOPE_UNIVERSE, 3);
+  ifa.writeUInt32LE(spec.ifindex >>> 0, 4);
+  const local = ip4(spec.address);
+  const attrs = [attr(IFA_LOCAL, local), attr(IFA_ADDRESS, local)];
+  if (type === RTM_NEWADDR && spec.prefixLength < 31) attrs.push(attr(IFA_BROADCAST, ip4(broadcastOf(spec.address, spec.prefixLength))));
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  return message(type, flags, seq, [ifa, ...attrs]);
+}
+
+/** RTM_NEWROUTE (create or replace the route with this table, dst and metric) or RTM_DELROUTE. */
+export function encodeRoute(type: typeof RTM_NEWROUTE | typeof RTM_DELROUTE, seq: number, route: RouteSpec): Buffer {
+  checkPrefix(route.dstLen);
+  const rtm = Buffer.alloc(RTMSG_LEN);
+  rtm.writeUInt8(AF_INET, 0);
+  rtm.writeUInt8(route.dstLen, 1);
+  rtm.writeUInt8(route.table < 256 ? route.table : 0, 4);
+  rtm.writeUInt8(route.protocol, 5);
+  rtm.writeUInt8(route.scope, 6);
+  rtm.writeUInt8(route.type, 7);
+  const attrs: Buffer[] = [];
+  if (route.dstLen > 0) attrs.push(attr(RTA_DST, ip4(route.dst)));
+  if (route.gateway !== undefined) attrs.push(attr(RTA_GATEWAY, ip4(route.gateway)));
+  if (route.oif !== undefined) attrs.push(attr(RTA_OIF, u32(route.oif)));
+  if (route.metric !== undefined) attrs.push(attr(RTA_PRIORITY, u32(route.metric)));
+  attrs.push(attr(RTA_TABLE, u32(route.table)));
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  return message(type, flags, seq, [rtm, ...attrs]);
+}
+
+/** RTM_GETROUTE dump of every IPv4 route in every table. */
+export function encodeRouteDump(seq: number): Buffer {
+  const rtm = Buffer.alloc(RTMSG_LEN);
+  rtm.writeUInt8(AF_INET, 0);
+  return message(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, [rtm]);
+}
+
+/** Splits one datagram from the kernel into messages; throws NetlinkDecodeError on bad framing. */
+export function decodeMessages(buf: Buffer): NetlinkMessage[] {
+  const out: NetlinkMessage[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    if (buf.length - off < NLMSG_HDRLEN) throw new NetlinkDecodeError(`truncated netlink header at ${off}`);
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) throw new NetlinkDecodeError(`netlink message length ${len} at ${off} overruns ${buf.length} bytes`);
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** NLMSG_ERROR: 0 for an acknowledgement, else the (positive) errno. */
+export function decodeError(msg: NetlinkMessage): number {
+  if (msg.type !== NLMSG_ERROR) throw new NetlinkDecodeError(`message type ${msg.type} is not NLMSG_ERROR`);
+  if (msg.payload.length < 4) throw new NetlinkDecodeError('truncated NLMSG_ERROR');
+  const error = msg.payload.readInt32LE(0);
+  return error === 0 ? 0 : -error;
+}
+
+function attributes(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = 0;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > buf.length) throw new NetlinkDecodeError(`attribute length ${len} at ${off} overruns ${buf.length} bytes`);
+    // the high bits are NLA_F_NESTED / NLA_F_NET_BYTEORDER
+    out.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+function ipOf(value: Buffer | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.length !== 4) throw new NetlinkDecodeError(`${what} is ${value.length} bytes, not 4`);
+  return [...value].join('.');
+}
+
+function u32Of(value: Buffer | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (value.length !== 4) throw new NetlinkDecodeError(`${what} is ${value.length} bytes, not 4`);
+  return value.readUInt32LE(0);
+}
+
+/** An RTM_NEWROUTE from a dump; undefined for a non-IPv4 or multipath route (we never install those). */
+export function decodeRoute(msg: NetlinkMessage): RouteSpec | undefined {
+  if (msg.type !== RTM_NEWROUTE) throw new NetlinkDecodeError(`message type ${msg.type} is not RTM_NEWROUTE`);
+  const p = msg.payload;
+  if (p.length < RTMSG_LEN) throw new NetlinkDecodeError('truncated rtmsg');
+  if (p.readUInt8(0) !== AF_INET) return undefined;
+  const dstLen = p.readUInt8(1);
+  if (dstLen > 32) throw new NetlinkDecodeError(`rtm_dst_len ${dstLen} > 32`);
+  const attrs = attributes(p.subarray(RTMSG_LEN));
+  const route: RouteSpec = {
+    dst: ipOf(attrs.get(RTA_DST), 'RTA_DST') ?? '0.0.0.0',
+    dstLen,
+    table: u32Of(attrs.get(RTA_TABLE), 'RTA_TABLE') ?? p.readUInt8(4),
+    protocol: p.readUInt8(5),
+    scope: p.readUInt8(6),
+    type: p.readUInt8(7),
+  };
+  const gateway = ipOf(attrs.get(RTA_GATEWAY), 'RTA_GATEWAY');
+  const oif = u32Of(attrs.get(RTA_OIF), 'RTA_OIF');
+  const metric = u32Of(attrs.get(RTA_PRIORITY), 'RTA_PRIORITY');
+  if (gateway !== undefined) route.gateway = gateway;
+  if (oif !== undefined) route.oif = oif;
+  if (metric !== undefined) route.metric = metric;
+  return route;
+}

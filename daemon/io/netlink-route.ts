@@ -1,0 +1,152 @@
+/**
+ * Moves a pod's IPv4 address over rtnetlink: a NETLINK_ROUTE socket created inside the pod
+ * namespace (it stays bound to that namespace after we switch back, like the packet socket),
+ * the plan from daemon/client/address-change.ts, the bytes from netlink-message.ts.
+ *
+ * The kernel handles an rtnetlink request inside sendto() and queues its answer before
+ * returning, so a blocking recv() with a short timeout never waits in practice; the timeout
+ * only bounds a kernel that misbehaves.
+ */
+import * as libc from './libc';
+import { PacketIoError } from './errors';
+import { probeNetns, withNetnsFd } from './netns';
+import * as nl from './netlink-message';
+import { cidr, planMove, type PodRoute } from '../client/address-change';
+import type { LeaseRecord } from '../client/machine-types';
+
+const RECV_BUFFER = 64 * 1024;
+const RECV_TIMEOUT_S = 2;
+const ESRCH = 3;
+const EADDRNOTAVAIL = 99;
+
+export interface MoveRequest {
+  netnsPath: string;
+  ifname: string;
+  ifindex: number;
+  /** the lease whose address the pod carries */
+  pod: LeaseRecord;
+  /** the lease to move it to */
+  next: LeaseRecord;
+}
+
+export interface MoveReport {
+  /** "dst/len via gw" of each route written */
+  repointed: string[];
+  dropped: string[];
+}
+
+class RouteSocket {
+  private seq = 0;
+  private readonly buf = Buffer.alloc(RECV_BUFFER);
+
+  constructor(private readonly fd: number, private readonly where: string) {}
+
+  /** Sends one request and waits for its ack; `tolerate` lists errnos that mean "already so". */
+  request(what: string, bytes: Buffer, tolerate: number[] = []): void {
+    const seq = this.send(bytes);
+    for (;;) {
+      for (const msg of this.receive(what)) {
+        if (msg.seq !== seq || msg.type !== nl.NLMSG_ERROR) continue;
+        const errno = nl.decodeError(msg);
+        if (errno === 0 || tolerate.includes(errno)) return;
+        const e = libc.describeErrno(errno);
+        throw new PacketIoError(`${this.where}: ${what}: ${e.text}`, e.name, 'netlink');
+      }
+    }
+  }
+
+  routes(): nl.RouteSpec[] {
+    const seq = this.send(nl.encodeRouteDump(0));
+    const out: nl.RouteSpec[] = [];
+    for (;;) {
+      for (const msg of this.receive('RTM_GETROUTE dump')) {
+        if (msg.seq !== seq) continue;
+        if (msg.type === nl.NLMSG_DONE) return out;
+        if (msg.type === nl.NLMSG_ERROR) {
+          const e = libc.describeErrno(nl.decodeError(msg));
+          throw new PacketIoError(`${this.where}: RTM_GETROUTE dump: ${e.text}`, e.name, 'netlink');
+        }
+        const route = msg.type === nl.RTM_NEWROUTE ? nl.decodeRoute(msg) : undefined;
+        if (route !== undefined) out.push(route);
+      }
+    }
+  }
+
+  private send(bytes: Buffer): number {
+    this.seq += 1;
+    bytes.writeUInt32LE(this.seq, 8);
+    const kernel = Buffer.alloc(libc.SOCKADDR_NL_SIZE);
+    kernel.writeUInt16LE(libc.AF_NETLINK, 0);
+    if (libc.sendto(this.fd, bytes, bytes.length, 0, kernel, kernel.length) !== bytes.length) {
+      throw libc.sysError('sendto', `${this.where}: netlink request`);
+    }
+    return this.seq;
+  }
+
+  private receive(what: string): nl.NetlinkMessage[] {
+    const n = libc.recv(this.fd, this.buf, this.buf.length, 0);
+    if (n < 0) throw libc.sysError('recv', `${this.where}: ${what}`);
+    return nl.decodeMessages(Buffer.from(this.buf.subarray(0, n)));
+  }
+}
+
+function openRouteSocket(netnsPath: string): number {
+  const probe = probeNetns(netnsPath);
+  if (!probe.ok) throw probe.error;
+  try {
+    return withNetnsFd(probe.fd, netnsPath, () => {
+      const fd = libc.socket(libc.AF_NETLINK, libc.SOCK_RAW | libc.SOCK_CLOEXEC, libc.NETLINK_ROUTE);
+      if (fd < 0) throw libc.sysError('socket', `netlink socket in ${netnsPath}`);
+      const timeout = Buffer.alloc(16);
+      timeout.writeBigInt64LE(BigInt(RECV_TIMEOUT_S), 0);
+      if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_RCVTIMEO, timeout, timeout.length) !== 0) {
+        const err = libc.sysError('setsockopt(SO_RCVTIMEO)', `netlink socket in ${netnsPath}`);
+        libc.close(fd);
+        throw err;
+      }
+      return fd;
+    });
+  } finally {
+    libc.close(probe.fd);
+  }
+}
+
+function describe(r: Pick<PodRoute, 'dst' | 'dstLen'>, gateway: string | undefined): string {
+  return `${r.dst}/${r.dstLen}${gateway === undefined ? '' : ` via ${gateway}`}`;
+}
+
+/**
+ * Replaces the pod's address with the new lease's (address with its mask, as the main plugins
+ * set it) and re-points the old lease's routes. The old address goes first: were both in one
+ * subnet, the new one would be a secondary, and deleting the primary deletes its secondaries
+ * unless promote_secondaries is set in the pod. Routes are then written again, because
+ * removing an address can flush the routes through its subnet.
+ */
+export function movePodAddress(req: MoveRequest): MoveReport {
+  const where = `${req.ifname} in ${req.netnsPath}`;
+  const fd = openRouteSocket(req.netnsPath);
+  try {
+    const sock = new RouteSocket(fd, where);
+    const onLink: PodRoute[] = sock
+      .routes()
+      .filter((r) => r.oif === req.ifindex && r.type === nl.RTN_UNICAST && r.table !== 255);
+    const plan = planMove(req.pod, req.next, onLink);
+    const old = { ifindex: req.ifindex, ...plan.removeAddress };
+    sock.request(`RTM_DELADDR ${cidr(plan.removeAddress)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, old), [EADDRNOTAVAIL]);
+    sock.request(`RTM_NEWADDR ${cidr(plan.addAddress)}`, nl.encodeAddress(nl.RTM_NEWADDR, 0, { ifindex: req.ifindex, ...plan.addAddress }));
+    const report: MoveReport = { repointed: [], dropped: [] };
+    for (const { route, gateway } of plan.repoint) {
+      const spec: nl.RouteSpec = { ...route, gateway, oif: req.ifindex, type: nl.RTN_UNICAST };
+      sock.request(`RTM_NEWROUTE ${describe(route, gateway)}`, nl.encodeRoute(nl.RTM_NEWROUTE, 0, spec));
+      report.repointed.push(describe(route, gateway));
+    }
+    for (const route of plan.drop) {
+      const spec: nl.RouteSpec = { ...route, oif: req.ifindex, type: nl.RTN_UNICAST };
+      sock.request(`RTM_DELROUTE ${describe(route, route.gateway)}`, nl.encodeRoute(nl.RTM_DELROUTE, 0, spec), [ESRCH]);
+      report.dropped.push(describe(route, route.gateway));
+    }
+    return report;
+  } finally {
+    libc.close(fd);
+  }
+}
