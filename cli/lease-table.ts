@@ -22,7 +22,15 @@ export function leaseRows(leases: LeaseView[], now: number): string[][] {
     l.state,
     l.address ? formatDuration(l.renewAt === undefined ? undefined : l.renewAt - now) : '-',
     l.address ? formatDuration(l.expiresAt === undefined ? undefined : l.expiresAt - now) : '-',
+    changeCell(l, now),
   ]);
+}
+
+/** "from A/24 3m10s ago" after the pod was moved; "offered B/24 (released) 1m ago" when LOST. */
+export function changeCell(l: LeaseView, now: number): string {
+  if (l.lost) return `offered ${l.lost.offered || '?'} (released) ${formatDuration(now - l.lost.at)} ago`;
+  if (l.changedFrom) return `from ${l.changedFrom} ${formatDuration(now - (l.changedAt ?? now))} ago`;
+  return '-';
 }
 
 export function renderTable(header: string[], rows: string[][]): string {
@@ -31,4 +39,4 @@ export function renderTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-export const LEASE_HEADER = ['CONTAINER', 'POD', 'NETNS', 'IFNAME', 'ADDRESS', 'SERVER', 'STATE', 'RENEW IN', 'EXPIRES IN'];
+export const LEASE_HEADER = ['CONTAINER', 'POD', 'NETNS', 'IFNAME', 'ADDRESS', 'SERVER', 'STATE', 'RENEW IN', 'EXPIRES IN', 'ADDRESS CHANGE'];

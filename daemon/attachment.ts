@@ -10,10 +10,14 @@ import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './
 import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
 import { BootOp } from './dhcp4/types';
 import { openPacketSocket, type PacketSocket } from './io';
+import { interfaceMtu } from './io/interface-status';
+import { movePodAddress } from './io/netlink-route';
+import { cidr } from './client/address-change';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
+import type { AddressChangePolicy } from '../shared/dhcp-config';
 
 const CLIENT_PORT = 68;
 const SERVER_PORT = 67;
@@ -29,7 +33,15 @@ export interface AttachmentSpec extends AttachmentRef {
   podNamespace?: string;
   provide: Array<{ code: number; value: string }>;
   requestList: number[];
+  /** absent: what the stored lease says, else "move" */
+  onAddressChange?: AddressChangePolicy;
 }
+
+/** IPv4 and UDP headers: option 57 is the link MTU less these */
+const IP_UDP_HEADERS = 28;
+/** RFC 2131: every client must accept 576-byte messages; without the MTU we assume Ethernet's 1500 */
+const MIN_DHCP_MESSAGE = 576;
+const DEFAULT_MTU = 1500;
 
 export interface AttachmentDeps {
   store: LeaseStore;
@@ -67,12 +79,14 @@ export class Attachment {
   readonly netnsId: string | undefined;
   readonly clientId: Buffer;
   lastError: string | undefined;
+  readonly onAddressChange: AddressChangePolicy;
   private socket: PacketSocket | undefined;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private readonly log: Logger;
   private readonly now: () => number;
   private exchangeStartedAt = 0;
+  private batches = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -98,6 +112,7 @@ export class Attachment {
       : provided61
         ? Buffer.concat([Buffer.from([0]), provided61]).subarray(0, 255)
         : defaultClientId(spec);
+    this.onAddressChange = spec.onAddressChange ?? stored?.onAddressChange ?? 'move';
     const config: MachineConfig = {
       clientId: this.clientId,
       chaddr: this.mac,
@@ -106,7 +121,8 @@ export class Attachment {
       alwaysBroadcast: deps.alwaysBroadcast,
       resendMaxMs: deps.resendMaxMs,
       resendTimeoutMs: deps.resendTimeoutMs,
-      maxMessageSize: 1500 - 28,
+      maxMessageSize: this.maxMessageSize(),
+      onAddressChange: this.onAddressChange,
     };
     this.machine = new LeaseMachine(config, {
       now: this.now,
@@ -166,7 +182,8 @@ export class Attachment {
   }
 
   view(): LeaseView {
-    const lease = this.machine.lease;
+    // LOST: the address the pod carries, which no server vouches for any more
+    const lease = this.machine.lease ?? (this.machine.state === 'LOST' ? this.machine.podLease : undefined);
     const v: LeaseView = {
       containerId: this.spec.containerId,
       netName: this.spec.netName,
@@ -201,6 +218,11 @@ export class Attachment {
       if (p.domainName) v.domainName = p.domainName;
       if (p.domainSearch) v.domainSearch = p.domainSearch;
       if (p.mtu) v.mtu = p.mtu;
+      if (lease.changedFrom) {
+        v.changedFrom = cidr(lease.changedFrom);
+        v.changedAt = lease.changedFrom.at;
+      }
+      if (lease.lost) v.lost = { ...lease.lost };
     }
     return v;
   }
@@ -219,6 +241,7 @@ export class Attachment {
       lease,
     };
     if (this.netnsId) s.netnsId = this.netnsId;
+    if (this.onAddressChange !== 'move') s.onAddressChange = this.onAddressChange;
     if (this.spec.podName) s.podName = this.spec.podName;
     if (this.spec.podNamespace) s.podNamespace = this.spec.podNamespace;
     return s;
@@ -234,7 +257,13 @@ export class Attachment {
       this.stop(err as Error);
       return;
     }
-    for (const action of actions) this.apply(action);
+    // An action may dispatch again (a failed address move abandons the lease); what is left of
+    // this batch is then stale (the T1 timer of the lease just given up) and is not applied.
+    const batch = ++this.batches;
+    for (const action of actions) {
+      if (this.batches !== batch) break;
+      this.apply(action);
+    }
   }
 
   private apply(a: MachineAction): void {
@@ -249,7 +278,11 @@ export class Attachment {
         this.disarm();
         break;
       case 'bound':
+        if (a.changedFrom !== undefined && !this.movePod(a.changedFrom, a.lease)) break;
         this.onBound(a.lease, a.renewed);
+        break;
+      case 'lost':
+        this.onLost(a.podLease, a.reason, a.offered);
         break;
       case 'expired':
         this.deps.metrics.expiries.inc();
@@ -270,7 +303,7 @@ export class Attachment {
         if (a.to === 'RENEWING') this.deps.metrics.renewals.inc();
         break;
       case 'ignored':
-        this.deps.metrics.dropped.inc({ reason: 'ignored' });
+        this.deps.metrics.dropped.inc({ reason: a.label ?? 'ignored' });
         this.log.debug('reply ignored', { reason: a.reason, xid: this.machine.xid, state: this.machine.state });
         break;
       case 'bad-reply':
@@ -302,6 +335,62 @@ export class Attachment {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w.resolve(lease);
+  }
+
+  // ---- the pod's address changed (after a NAK or an expiry the server gave another one) ----
+
+  /** Option 57 from the pod link's MTU, read in its namespace. */
+  private maxMessageSize(): number {
+    let mtu = DEFAULT_MTU;
+    try {
+      mtu = interfaceMtu(this.spec.netns, this.spec.ifname);
+    } catch (err) {
+      this.log.debug('cannot read the link MTU; assuming 1500', { err: (err as Error).message });
+    }
+    return Math.min(0xffff, Math.max(MIN_DHCP_MESSAGE, mtu - IP_UDP_HEADERS));
+  }
+
+  /**
+   * Moves the pod's interface from the old lease's address to the new one. False when that
+   * failed: the machine is then told to give the new lease up (LOST), since the pod cannot use it.
+   */
+  private movePod(from: LeaseRecord, to: LeaseRecord): boolean {
+    const socket = this.socket;
+    try {
+      if (!socket) throw new Error('the packet socket is closed');
+      const report = movePodAddress({ netnsPath: this.spec.netns, ifname: this.spec.ifname, ifindex: socket.ifindex, pod: from, next: to });
+      this.deps.metrics.addressChanges.inc();
+      this.log.warn('the server gave another address; the pod was moved to it', {
+        from: cidr(from),
+        to: cidr(to),
+        server: to.serverId,
+        routes: report.repointed.join(', ') || 'none',
+        droppedRoutes: report.dropped.join(', ') || undefined,
+        xid: this.machine.xid,
+      });
+      return true;
+    } catch (err) {
+      const reason = `cannot move the pod from ${cidr(from)} to ${cidr(to)}: ${(err as Error).message}`;
+      this.log.error('address change failed; releasing the new lease', { err: (err as Error).message, from: cidr(from), to: cidr(to) });
+      this.dispatch({ type: 'abandon', podLease: from, reason });
+      return false;
+    }
+  }
+
+  private onLost(podLease: LeaseRecord, reason: string, offered: LeaseRecord | undefined): void {
+    this.deps.metrics.lost.inc();
+    this.lastError = reason;
+    this.log.warn('attachment LOST: the pod keeps an address no server vouches for', {
+      podAddress: cidr(podLease),
+      offered: offered ? cidr(offered) : undefined,
+      reason,
+      policy: this.onAddressChange,
+    });
+    try {
+      this.deps.store.save(this.stored(podLease), true);
+    } catch (err) {
+      this.log.error('could not persist the LOST state', { err: (err as Error).message });
+    }
   }
 
   private send(msg: Parameters<typeof encodeMessage>[0], srcIp: string, dstIp: string, dstMac?: Buffer): void {

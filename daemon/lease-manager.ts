@@ -126,12 +126,27 @@ export class LeaseManager {
       const att = this.attachments.get(key);
       if (!att) throw new CheckFailedError(`no lease held for ${key}`);
       const v = att.view();
+      if (v.state === 'LOST') {
+        throw new CheckFailedError(
+          `lease for ${key} is LOST: the pod keeps ${v.address}/${v.prefixLength}, which no server vouches for; the server offered ${v.lost?.offered || 'another address'} (released, onAddressChange "release")`,
+          v.lost?.reason,
+        );
+      }
       if (!HOLDING.has(v.state)) throw new CheckFailedError(`lease for ${key} is ${v.state}, not bound`, v.lastError);
       if (netns && this.hostPath(netns) !== att.spec.netns) {
         throw new CheckFailedError(`lease for ${key} was taken in ${att.spec.netns}, not ${netns}`);
       }
       const held = `${v.address}/${v.prefixLength}`;
-      if (!expected.includes(held)) throw new CheckFailedError(`lease for ${key} holds ${held}, prevResult has ${expected.join(', ')}`);
+      if (!expected.includes(held)) {
+        if (v.changedFrom !== undefined && expected.includes(v.changedFrom)) {
+          // the runtime's cached result is stale: that is the truth, so CHECK says so
+          throw new CheckFailedError(
+            `lease for ${key} moved from ${v.changedFrom} to ${held} at ${new Date(v.changedAt ?? 0).toISOString()} (the server would not give ${v.changedFrom} back); prevResult still has ${expected.join(', ')}`,
+            `the pod's ${att.spec.ifname} now carries ${held}`,
+          );
+        }
+        throw new CheckFailedError(`lease for ${key} holds ${held}, prevResult has ${expected.join(', ')}`);
+      }
       return v;
     });
   }

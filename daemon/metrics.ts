@@ -12,6 +12,8 @@ export interface Metrics {
   naks: client.Counter<string>;
   expiries: client.Counter<string>;
   releases: client.Counter<string>;
+  addressChanges: client.Counter<string>;
+  lost: client.Counter<string>;
   dropped: client.Counter<'reason'>;
   rpc: client.Counter<'method' | 'outcome'>;
   acquireSeconds: client.Histogram<string>;
@@ -41,6 +43,8 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
     naks: counter('cni_dhcp_naks_total', 'DHCPNAKs accepted from our server'),
     expiries: counter('cni_dhcp_expiries_total', 'Leases that expired without renewal'),
     releases: counter('cni_dhcp_releases_total', 'DHCPRELEASEs sent'),
+    addressChanges: counter('cni_dhcp_address_changes_total', "Pods moved to another address the server handed out after a NAK or an expiry"),
+    lost: counter('cni_dhcp_attachments_lost_total', 'Attachments LOST: the server handed out another address and the pod was not moved'),
     dropped: counter('cni_dhcp_packets_dropped_total', 'Received packets dropped, by reason', ['reason']),
     rpc: counter('cni_dhcp_rpc_requests_total', 'RPC requests by method and outcome', ['method', 'outcome']),
     acquireSeconds: new client.Histogram({

@@ -3,6 +3,7 @@
  * because the daemon setns()es into paths that callers send it.
  */
 import { validateIfname } from '../shared/cni-env';
+import { ADDRESS_CHANGE_POLICIES, type AddressChangePolicy } from '../shared/dhcp-config';
 import type { AddParams, AttachmentRef, CheckParams, DelParams, GcParams, LeasesParams, ReleaseParams } from '../shared/rpc-protocol';
 
 export class InvalidParams extends Error {
@@ -72,6 +73,10 @@ export function addParams(p: unknown): AddParams {
   const podNamespace = str(o, 'podNamespace', { optional: true, max: 253 });
   if (podName) out.podName = podName;
   if (podNamespace) out.podNamespace = podNamespace;
+  if (o.onAddressChange !== undefined) {
+    if (!ADDRESS_CHANGE_POLICIES.includes(o.onAddressChange as AddressChangePolicy)) throw new InvalidParams('onAddressChange must be "move" or "release"');
+    out.onAddressChange = o.onAddressChange as AddressChangePolicy;
+  }
   return out;
 }
 

@@ -39,11 +39,24 @@ export interface DhcpIpamConfig {
   priority?: number;
   /** ours: leave the gateway and every default route out of the result (reference #698) */
   omitGateway: boolean;
+  /** ours: when the server hands out another address than the pod's, move the pod to it, or release it and report LOST */
+  onAddressChange: AddressChangePolicy;
   prevResult?: unknown;
   validAttachments?: Array<{ containerId: string; ifname: string }>;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** What to do when, after a NAK or an expiry, the server hands out another address than the pod's. */
+export type AddressChangePolicy = 'move' | 'release';
+export const ADDRESS_CHANGE_POLICIES: readonly AddressChangePolicy[] = ['move', 'release'];
+
+function parseAddressChange(ipam: Record<string, unknown>): AddressChangePolicy {
+  const v = ipam.onAddressChange;
+  if (v === undefined) return 'move';
+  if (typeof v === 'string' && (ADDRESS_CHANGE_POLICIES as readonly string[]).includes(v)) return v as AddressChangePolicy;
+  throw new InvalidConfigError(`ipam.onAddressChange must be "move" or "release", got ${JSON.stringify(v)}`);
+}
 
 export function optionCode(raw: unknown, key: string): number {
   if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw <= 255) return raw;
@@ -146,6 +159,7 @@ export function parseDhcpConfig(cfg: Record<string, unknown>): DhcpIpamConfig {
     requestList: parseRequest(ipam),
     provide: parseProvide(ipam),
     omitGateway: ipam.omitGateway === true,
+    onAddressChange: parseAddressChange(ipam),
     prevResult: cfg.prevResult,
     validAttachments: parseValidAttachments(cfg),
   };

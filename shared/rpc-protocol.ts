@@ -4,6 +4,8 @@
  * negative, so they never collide), and CNI `details` in error.data.details.
  */
 
+import type { AddressChangePolicy } from './dhcp-config';
+
 export const Method = {
   Add: 'cni.add',
   Del: 'cni.del',
@@ -33,6 +35,8 @@ export interface AddParams extends AttachmentRef {
   /** K8S_POD_NAME / K8S_POD_NAMESPACE when the runtime sent them, for operators */
   podName?: string;
   podNamespace?: string;
+  /** ipam.onAddressChange; absent means "move" */
+  onAddressChange?: AddressChangePolicy;
 }
 export interface DelParams extends AttachmentRef {
   netns?: string;
@@ -85,6 +89,11 @@ export interface LeaseView extends AttachmentRef {
   expiresAt?: number;
   /** true when the lease ran out and we are trying to get the address back */
   expired: boolean;
+  /** the address/prefix the pod carried before the server gave it this one, and when (ms) the pod was moved */
+  changedFrom?: string;
+  changedAt?: number;
+  /** state LOST: the address the server offered instead (released), when, and why the pod was not moved */
+  lost?: { at: number; offered: string; reason: string };
   lastError?: string;
 }
 

@@ -4,6 +4,7 @@
  * injected, so the machine does no I/O and is tested with a fake clock.
  */
 import type { DhcpMessage, ReplyParams } from '../dhcp4/types';
+import type { AddressChangePolicy } from '../../shared/dhcp-config';
 
 export type LeaseState =
   | 'INIT'
@@ -25,9 +26,6 @@ export type LeaseState =
    * keeps an address no server vouches for; only DEL (or a new ADD) leaves this state
    */
   | 'LOST';
-
-/** What to do when, after a NAK or an expiry, the server hands out another address than the pod's. */
-export type AddressChangePolicy = 'move' | 'release';
 
 export interface MachineConfig {
   /** option 61 value, already including the type byte */
