@@ -24,6 +24,10 @@ export interface DnsmasqOptions {
   extra?: string[];
   rangeStart?: string;
   rangeEnd?: string;
+  /** option 3; default the server's 198.18.0.1 */
+  router?: string;
+  /** --dhcp-authoritative (default on); off, dnsmasq NAKs a renewal of a lease it does not know */
+  authoritative?: boolean;
 }
 
 export interface CniCall {
@@ -137,11 +141,11 @@ export class Lab {
   async startDnsmasq(opts: DnsmasqOptions = {}): Promise<void> {
     const args = [
       'netns', 'exec', this.serverNs, 'dnsmasq', '--keep-in-foreground', '--no-ping', '--port=0', '--conf-file=/dev/null', '--user=root',
-      '--interface=srv0', '--bind-interfaces', '--log-dhcp', '--log-facility=-', '--dhcp-authoritative',
+      '--interface=srv0', '--bind-interfaces', '--log-dhcp', '--log-facility=-', ...(opts.authoritative === false ? [] : ['--dhcp-authoritative']),
       `--dhcp-range=${opts.rangeStart ?? '198.18.0.10'},${opts.rangeEnd ?? '198.18.0.250'},255.255.255.0,${opts.leaseTime ?? '2m'}`,
       `--dhcp-leasefile=${this.leaseFile}`,
       `--pid-file=${path.join(this.dir, 'dnsmasq.pid')}`,
-      '--dhcp-option=option:router,198.18.0.1',
+      `--dhcp-option=option:router,${opts.router ?? '198.18.0.1'}`,
       '--dhcp-option=option:dns-server,198.18.0.53',
       '--dhcp-option=option:domain-name,lab.example',
       ...(opts.extra ?? []),

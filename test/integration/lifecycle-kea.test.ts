@@ -4,6 +4,7 @@
  * renewal it has no lease for instead of NAKing it, so the NAK case runs against dnsmasq.)
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import { Lab } from '../helpers/lab';
 import { startKea, type KeaServer } from '../helpers/kea';
 import { leases, stateFiles } from '../helpers/daemon-rpc';
@@ -102,6 +103,34 @@ describe('lease lifecycle against Kea with 12 s leases @root', function () {
       return l?.state === 'BOUND' ? l : undefined;
     }, 25_000, 200);
     assert.equal(back.address, l0.address, 'asked for (option 50) and got the same address');
+  });
+
+  it('Kea away past expiry and back without its leases (same range): the DISCOVER with option 50 gets the same address', async () => {
+    // one after the other: Kea's iterative allocator gives the first pod the pool's first address
+    const [first] = await lab.attachBridgePods(1);
+    const firstAddress = (await leases(lab))[0]?.address;
+    const [pod] = await lab.attachBridgePods(1);
+    const del = await lab.cni({ plugin: 'bridge', command: 'DEL', pod: first, config: lab.bridgeConfig() });
+    assert.equal(del.code, 0, del.stdout);
+    const l0 = (await leases(lab))[0] as LeaseView;
+    assert.equal(l0.containerId, pod);
+    assert.notEqual(l0.address, firstAddress);
+    // Kea (authoritative) would simply re-create a lease it lost when asked to renew it; the
+    // path that needs option 50 is a server that is away until the lease has run out
+    await lab.stopServer();
+    fs.rmSync(kea.leaseFile, { force: true });
+    await waitFor('EXPIRED', async () => ((await leases(lab))[0]?.state === 'EXPIRED' ? true : undefined), 20_000, 100);
+    kea = await startKea(lab, { validLifetime: LEASE, renewTimer: 6, rebindTimer: 10 });
+    const back = await waitFor('bound again after expiry', async () => {
+      const l = (await leases(lab))[0];
+      return l?.state === 'BOUND' && (l.boundAt ?? 0) >= (l0.expiresAt ?? Infinity) ? l : undefined;
+    }, 30_000, 200);
+    // unasked, Kea would now hand out the pool's first address (the first pod's, released)
+    assert.equal(back.address, l0.address, 'option 50 got the same address back');
+    assert.equal(back.changedFrom, undefined);
+    assert.ok(kea.leases().some((l) => l.address === l0.address), 'Kea holds it again');
+    assert.match(lab.daemonLog(), /lease expired without renewal/);
+    assert.ok((await lab.podAddr(pod as string)).includes(` inet ${l0.address}/24 `), 'the pod was never touched');
   });
 
   it('restart after the lease expired: INIT-REBOOT asks for the stored address and gets it', async () => {
