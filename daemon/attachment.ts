@@ -13,6 +13,8 @@ import { openPacketSocket, type PacketSocket } from './io';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
+import { startConflictCheck, type ConflictVerdict } from './conflict-check';
+import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
 
 const CLIENT_PORT = 68;
@@ -29,6 +31,8 @@ export interface AttachmentSpec extends AttachmentRef {
   podNamespace?: string;
   provide: Array<{ code: number; value: string }>;
   requestList: number[];
+  /** absent: DEFAULT_ARP_PROBE */
+  arpProbe?: ArpProbeConfig;
 }
 
 export interface AttachmentDeps {
@@ -73,6 +77,7 @@ export class Attachment {
   private readonly log: Logger;
   private readonly now: () => number;
   private exchangeStartedAt = 0;
+  private cancelProbe: (() => void) | undefined;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -107,12 +112,17 @@ export class Attachment {
       resendMaxMs: deps.resendMaxMs,
       resendTimeoutMs: deps.resendTimeoutMs,
       maxMessageSize: 1500 - 28,
+      probeAddress: this.arpProbe !== false,
     };
     this.machine = new LeaseMachine(config, {
       now: this.now,
       randomU32: () => crypto.randomBytes(4).readUInt32BE(0),
       random: Math.random,
     });
+  }
+
+  get arpProbe(): ArpProbeConfig {
+    return this.spec.arpProbe ?? DEFAULT_ARP_PROBE;
   }
 
   get clientIdHex(): string {
@@ -219,6 +229,7 @@ export class Attachment {
       lease,
     };
     if (this.netnsId) s.netnsId = this.netnsId;
+    if (this.spec.arpProbe !== undefined) s.arpProbe = this.spec.arpProbe;
     if (this.spec.podName) s.podName = this.spec.podName;
     if (this.spec.podNamespace) s.podNamespace = this.spec.podNamespace;
     return s;
@@ -273,6 +284,9 @@ export class Attachment {
         this.deps.metrics.dropped.inc({ reason: 'ignored' });
         this.log.debug('reply ignored', { reason: a.reason, xid: this.machine.xid, state: this.machine.state });
         break;
+      case 'probe':
+        this.probeAddress(a.address);
+        break;
       case 'bad-reply':
         this.lastError = a.reason;
         this.log.warn('unusable reply', { reason: a.reason, xid: this.machine.xid });
@@ -314,6 +328,46 @@ export class Attachment {
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
     }
+  }
+
+  /** RFC 5227 probe of a newly ACKed address; the verdict goes back to the machine. */
+  private probeAddress(address: string): void {
+    const timing = this.arpProbe;
+    if (timing === false) {
+      this.dispatch({ type: 'probe-result', address, conflict: false });
+      return;
+    }
+    this.cancelProbe?.();
+    this.cancelProbe = startConflictCheck({
+      netnsPath: this.spec.netns,
+      ifname: this.spec.ifname,
+      mac: this.mac,
+      address,
+      timing,
+      now: this.now,
+      onDone: (v) => {
+        this.cancelProbe = undefined;
+        this.onProbeVerdict(address, v);
+      },
+    });
+  }
+
+  private onProbeVerdict(address: string, v: ConflictVerdict): void {
+    if (this.closed) return;
+    if (v.conflict) {
+      this.deps.metrics.declines.inc();
+      this.lastError = `${address} is in use by ${formatMac(v.mac)} (${v.reason}); declined`;
+      this.log.warn('offered address is in use by another host: DHCPDECLINE, asking for another', {
+        address,
+        holder: formatMac(v.mac),
+        reason: v.reason,
+        server: this.machine.lease?.serverId,
+        xid: this.machine.xid,
+      });
+    } else if (v.error !== undefined) {
+      this.log.warn('ARP probe could not run; taking the address unprobed', { address, err: v.error });
+    }
+    this.dispatch({ type: 'probe-result', address, conflict: v.conflict });
   }
 
   private onFrame(ip: Buffer, srcMac: Buffer): void {
@@ -364,6 +418,8 @@ export class Attachment {
 
   private close(reason: Error): void {
     this.disarm();
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
     this.rejectWaiters(reason);
     const s = this.socket;
     this.socket = undefined;

@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LeaseRecord } from './client/machine-types';
+import type { ArpProbeConfig } from '../shared/dhcp-config';
 
 export const STORE_FORMAT = 1;
 
@@ -24,6 +25,8 @@ export interface StoredAttachment {
   clientId: string; // hex
   provide: Array<{ code: number; value: string }>;
   requestList: number[];
+  /** ipam.arpProbe as given at ADD; absent: the default */
+  arpProbe?: ArpProbeConfig;
   lease: LeaseRecord;
 }
 

@@ -12,6 +12,7 @@ export interface Metrics {
   naks: client.Counter<string>;
   expiries: client.Counter<string>;
   releases: client.Counter<string>;
+  declines: client.Counter<string>;
   dropped: client.Counter<'reason'>;
   rpc: client.Counter<'method' | 'outcome'>;
   acquireSeconds: client.Histogram<string>;
@@ -41,6 +42,7 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
     naks: counter('cni_dhcp_naks_total', 'DHCPNAKs accepted from our server'),
     expiries: counter('cni_dhcp_expiries_total', 'Leases that expired without renewal'),
     releases: counter('cni_dhcp_releases_total', 'DHCPRELEASEs sent'),
+    declines: counter('cni_dhcp_declines_total', 'DHCPDECLINEs sent: the ARP probe found the ACKed address in use'),
     dropped: counter('cni_dhcp_packets_dropped_total', 'Received packets dropped, by reason', ['reason']),
     rpc: counter('cni_dhcp_rpc_requests_total', 'RPC requests by method and outcome', ['method', 'outcome']),
     acquireSeconds: new client.Histogram({

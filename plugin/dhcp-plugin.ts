@@ -32,6 +32,7 @@ const add: VerbHandler = async (env, _stdin, raw) => {
     netns: env.netns,
     provide: resolveProvide(cfg.provide, env.args),
     requestList: cfg.requestList,
+    arpProbe: cfg.arpProbe,
   };
   const podName = env.args.get('K8S_POD_NAME');
   const podNamespace = env.args.get('K8S_POD_NAMESPACE');

@@ -37,6 +37,8 @@ export interface MachineConfig {
   resendTimeoutMs: number;
   /** max DHCP message size we accept (option 57), e.g. 1500 - 28 */
   maxMessageSize: number;
+  /** ask the edge to ARP-probe a newly acknowledged address (never a renewal) before binding it */
+  probeAddress?: boolean;
 }
 
 /** What is persisted and what a restarted daemon resumes from. */
@@ -67,7 +69,9 @@ export type MachineEvent =
   /** DEL: send RELEASE if bound, then stop */
   | { type: 'release' }
   /** stop without sending anything (vanished interface, daemon shutdown) */
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** the verdict of the ARP probe the 'probe' action asked for; a conflict is DECLINEd */
+  | { type: 'probe-result'; address: string; conflict: boolean };
 
 export type MachineAction =
   /**
@@ -89,4 +93,9 @@ export type MachineAction =
   /** a reply was ignored (wrong xid, other server, bad fields); counted as dropped */
   | { type: 'ignored'; reason: string }
   /** a reply was unusable (ACK without mask or server id); ADD should fail with this reason */
-  | { type: 'bad-reply'; reason: string };
+  | { type: 'bad-reply'; reason: string }
+  /**
+   * ARP-probe `address` (just ACKed in REQUESTING or REBOOTING) and answer with 'probe-result';
+   * the machine holds the lease, with no timer armed, until then
+   */
+  | { type: 'probe'; address: string };
