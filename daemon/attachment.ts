@@ -9,11 +9,13 @@ import { LeaseMachine } from './client/lease-machine';
 import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './client/machine-types';
 import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
 import { BootOp } from './dhcp4/types';
+import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
 import { openPacketSocket, type PacketSocket } from './io';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
 import { startConflictCheck, type ConflictVerdict } from './conflict-check';
+import { UnicastPath } from './unicast-path';
 import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
 
@@ -77,6 +79,7 @@ export class Attachment {
   private readonly log: Logger;
   private readonly now: () => number;
   private exchangeStartedAt = 0;
+  private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
@@ -93,6 +96,7 @@ export class Attachment {
       onError: (err) => this.onSocketError(err),
     });
     this.mac = this.socket.mac;
+    this.unicast = new UnicastPath(spec.netns, spec.ifname, this.log);
     const provide = new Map<number, Buffer>();
     for (const p of spec.provide) provide.set(p.code, Buffer.from(p.value, 'utf8'));
     const provided61 = provide.get(61);
@@ -322,12 +326,22 @@ export class Attachment {
     if (!this.socket) return;
     try {
       const payload = encodeMessage(msg);
+      if (this.sendUnicast(payload, srcIp, dstIp)) return;
       const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
       this.socket.send(frame, dstMac);
     } catch (err) {
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
     }
+  }
+
+  /**
+   * A message from our leased address to one server (RENEWING, RELEASE) goes through the pod's
+   * routing; false when it is not unicast or that path is unavailable (then the packet socket).
+   */
+  private sendUnicast(payload: Buffer, srcIp: string, dstIp: string): boolean {
+    if (srcIp === ZERO_IP || dstIp === BROADCAST_IP) return false;
+    return this.unicast.send(payload, srcIp, dstIp);
   }
 
   /** RFC 5227 probe of a newly ACKed address; the verdict goes back to the machine. */
@@ -420,6 +434,7 @@ export class Attachment {
     this.disarm();
     this.cancelProbe?.();
     this.cancelProbe = undefined;
+    this.unicast.close();
     this.rejectWaiters(reason);
     const s = this.socket;
     this.socket = undefined;
