@@ -9,6 +9,7 @@ import { LeaseMachine } from './client/lease-machine';
 import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './client/machine-types';
 import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
 import { BootOp } from './dhcp4/types';
+import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
 import { openPacketSocket, type PacketSocket } from './io';
 import { interfaceMtu } from './io/interface-status';
 import { movePodAddress } from './io/netlink-route';
@@ -16,6 +17,9 @@ import { cidr } from './client/address-change';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
+import { startConflictCheck, type ConflictVerdict } from './conflict-check';
+import { UnicastPath } from './unicast-path';
+import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
 import type { AddressChangePolicy } from '../shared/dhcp-config';
 
@@ -35,6 +39,8 @@ export interface AttachmentSpec extends AttachmentRef {
   requestList: number[];
   /** absent: what the stored lease says, else "move" */
   onAddressChange?: AddressChangePolicy;
+  /** absent: DEFAULT_ARP_PROBE */
+  arpProbe?: ArpProbeConfig;
 }
 
 /** IPv4 and UDP headers: option 57 is the link MTU less these */
@@ -87,6 +93,8 @@ export class Attachment {
   private readonly now: () => number;
   private exchangeStartedAt = 0;
   private batches = 0;
+  private readonly unicast: UnicastPath;
+  private cancelProbe: (() => void) | undefined;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -102,6 +110,7 @@ export class Attachment {
       onError: (err) => this.onSocketError(err),
     });
     this.mac = this.socket.mac;
+    this.unicast = new UnicastPath(spec.netns, spec.ifname, this.log);
     const provide = new Map<number, Buffer>();
     for (const p of spec.provide) provide.set(p.code, Buffer.from(p.value, 'utf8'));
     const provided61 = provide.get(61);
@@ -123,12 +132,17 @@ export class Attachment {
       resendTimeoutMs: deps.resendTimeoutMs,
       maxMessageSize: this.maxMessageSize(),
       onAddressChange: this.onAddressChange,
+      probeAddress: this.arpProbe !== false,
     };
     this.machine = new LeaseMachine(config, {
       now: this.now,
       randomU32: () => crypto.randomBytes(4).readUInt32BE(0),
       random: Math.random,
     });
+  }
+
+  get arpProbe(): ArpProbeConfig {
+    return this.spec.arpProbe ?? DEFAULT_ARP_PROBE;
   }
 
   get clientIdHex(): string {
@@ -242,6 +256,7 @@ export class Attachment {
     };
     if (this.netnsId) s.netnsId = this.netnsId;
     if (this.onAddressChange !== 'move') s.onAddressChange = this.onAddressChange;
+    if (this.spec.arpProbe !== undefined) s.arpProbe = this.spec.arpProbe;
     if (this.spec.podName) s.podName = this.spec.podName;
     if (this.spec.podNamespace) s.podNamespace = this.spec.podNamespace;
     return s;
@@ -305,6 +320,9 @@ export class Attachment {
       case 'ignored':
         this.deps.metrics.dropped.inc({ reason: a.label ?? 'ignored' });
         this.log.debug('reply ignored', { reason: a.reason, xid: this.machine.xid, state: this.machine.state });
+        break;
+      case 'probe':
+        this.probeAddress(a.address);
         break;
       case 'bad-reply':
         this.lastError = a.reason;
@@ -397,12 +415,62 @@ export class Attachment {
     if (!this.socket) return;
     try {
       const payload = encodeMessage(msg);
+      if (this.sendUnicast(payload, srcIp, dstIp)) return;
       const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
       this.socket.send(frame, dstMac);
     } catch (err) {
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
     }
+  }
+
+  /**
+   * A message from our leased address to one server (RENEWING, RELEASE) goes through the pod's
+   * routing; false when it is not unicast or that path is unavailable (then the packet socket).
+   */
+  private sendUnicast(payload: Buffer, srcIp: string, dstIp: string): boolean {
+    if (srcIp === ZERO_IP || dstIp === BROADCAST_IP) return false;
+    return this.unicast.send(payload, srcIp, dstIp);
+  }
+
+  /** RFC 5227 probe of a newly ACKed address; the verdict goes back to the machine. */
+  private probeAddress(address: string): void {
+    const timing = this.arpProbe;
+    if (timing === false) {
+      this.dispatch({ type: 'probe-result', address, conflict: false });
+      return;
+    }
+    this.cancelProbe?.();
+    this.cancelProbe = startConflictCheck({
+      netnsPath: this.spec.netns,
+      ifname: this.spec.ifname,
+      mac: this.mac,
+      address,
+      timing,
+      now: this.now,
+      onDone: (v) => {
+        this.cancelProbe = undefined;
+        this.onProbeVerdict(address, v);
+      },
+    });
+  }
+
+  private onProbeVerdict(address: string, v: ConflictVerdict): void {
+    if (this.closed) return;
+    if (v.conflict) {
+      this.deps.metrics.declines.inc();
+      this.lastError = `${address} is in use by ${formatMac(v.mac)} (${v.reason}); declined`;
+      this.log.warn('offered address is in use by another host: DHCPDECLINE, asking for another', {
+        address,
+        holder: formatMac(v.mac),
+        reason: v.reason,
+        server: this.machine.lease?.serverId,
+        xid: this.machine.xid,
+      });
+    } else if (v.error !== undefined) {
+      this.log.warn('ARP probe could not run; taking the address unprobed', { address, err: v.error });
+    }
+    this.dispatch({ type: 'probe-result', address, conflict: v.conflict });
   }
 
   private onFrame(ip: Buffer, srcMac: Buffer): void {
@@ -453,6 +521,9 @@ export class Attachment {
 
   private close(reason: Error): void {
     this.disarm();
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
+    this.unicast.close();
     this.rejectWaiters(reason);
     const s = this.socket;
     this.socket = undefined;

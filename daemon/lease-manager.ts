@@ -20,6 +20,7 @@ import {
   UnknownContainerError,
 } from '../shared/errors';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
+import { DEFAULT_ARP_PROBE, parseArpProbe, type ArpProbeConfig } from '../shared/dhcp-config';
 
 const HOLDING = new Set(['BOUND', 'RENEWING', 'REBINDING']);
 
@@ -202,6 +203,7 @@ export class LeaseManager {
         };
         if (entry.podName) spec.podName = entry.podName;
         if (entry.podNamespace) spec.podNamespace = entry.podNamespace;
+        if (entry.arpProbe !== undefined) spec.arpProbe = storedArpProbe(entry.arpProbe);
         const att = this.newAttachment(spec, entry);
         this.attachments.set(key, att);
         att.resume(entry.lease);
@@ -307,5 +309,14 @@ export class LeaseManager {
       this.opts.store.remove(att.key);
       this.opts.log.info('lease dropped', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason });
     });
+  }
+}
+
+/** A hand-edited or damaged arpProbe in a lease file falls back to the default. */
+function storedArpProbe(raw: unknown): ArpProbeConfig {
+  try {
+    return parseArpProbe(raw);
+  } catch {
+    return DEFAULT_ARP_PROBE;
   }
 }

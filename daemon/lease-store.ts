@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LeaseRecord } from './client/machine-types';
 import type { AddressChangePolicy } from '../shared/dhcp-config';
+import type { ArpProbeConfig } from '../shared/dhcp-config';
 
 export const STORE_FORMAT = 1;
 
@@ -27,6 +28,8 @@ export interface StoredAttachment {
   requestList: number[];
   /** ipam.onAddressChange at ADD; absent means "move" */
   onAddressChange?: AddressChangePolicy;
+  /** ipam.arpProbe as given at ADD; absent: the default */
+  arpProbe?: ArpProbeConfig;
   lease: LeaseRecord;
 }
 

@@ -14,6 +14,7 @@ export interface Metrics {
   releases: client.Counter<string>;
   addressChanges: client.Counter<string>;
   lost: client.Counter<string>;
+  declines: client.Counter<string>;
   dropped: client.Counter<'reason'>;
   rpc: client.Counter<'method' | 'outcome'>;
   acquireSeconds: client.Histogram<string>;
@@ -45,6 +46,7 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
     releases: counter('cni_dhcp_releases_total', 'DHCPRELEASEs sent'),
     addressChanges: counter('cni_dhcp_address_changes_total', "Pods moved to another address the server handed out after a NAK or an expiry"),
     lost: counter('cni_dhcp_attachments_lost_total', 'Attachments LOST: the server handed out another address and the pod was not moved'),
+    declines: counter('cni_dhcp_declines_total', 'DHCPDECLINEs sent: the ARP probe found the ACKed address in use'),
     dropped: counter('cni_dhcp_packets_dropped_total', 'Received packets dropped, by reason', ['reason']),
     rpc: counter('cni_dhcp_rpc_requests_total', 'RPC requests by method and outcome', ['method', 'outcome']),
     acquireSeconds: new client.Histogram({

@@ -4,6 +4,7 @@
  */
 import { validateIfname } from '../shared/cni-env';
 import { ADDRESS_CHANGE_POLICIES, type AddressChangePolicy } from '../shared/dhcp-config';
+import { parseArpProbe } from '../shared/dhcp-config';
 import type { AddParams, AttachmentRef, CheckParams, DelParams, GcParams, LeasesParams, ReleaseParams } from '../shared/rpc-protocol';
 
 export class InvalidParams extends Error {
@@ -69,6 +70,13 @@ export function addParams(p: unknown): AddParams {
       return { code: eo.code as number, value: str(eo, 'value', { max: 255 }) as string };
     }),
   };
+  if (o.arpProbe !== undefined) {
+    try {
+      out.arpProbe = parseArpProbe(o.arpProbe, 'arpProbe');
+    } catch (err) {
+      throw new InvalidParams((err as Error).message);
+    }
+  }
   const podName = str(o, 'podName', { optional: true, max: 253 });
   const podNamespace = str(o, 'podNamespace', { optional: true, max: 253 });
   if (podName) out.podName = podName;

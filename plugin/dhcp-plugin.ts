@@ -33,6 +33,7 @@ const add: VerbHandler = async (env, _stdin, raw) => {
     provide: resolveProvide(cfg.provide, env.args),
     requestList: cfg.requestList,
     onAddressChange: cfg.onAddressChange,
+    arpProbe: cfg.arpProbe,
   };
   const podName = env.args.get('K8S_POD_NAME');
   const podNamespace = env.args.get('K8S_POD_NAMESPACE');

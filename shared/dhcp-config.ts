@@ -23,6 +23,15 @@ export const DEFAULT_REQUEST_LIST = [1, 3, 6, 15, 26, 28, 33, 51, 54, 58, 59, 11
 /** Options we build ourselves; `provide` may not set them (61 is allowed: it replaces our client id). */
 const RESERVED_PROVIDE = new Set([0, 50, 51, 52, 53, 54, 55, 57, 255]);
 
+/**
+ * ARP probe of an offered address before ADD answers (RFC 5227, shortened): `count` probes
+ * `intervalMs` apart, then one more interval of listening; `false` turns it off. The default
+ * was chosen from a measurement (BENCHMARKS.md, "ARP probe").
+ */
+export type ArpProbeConfig = { count: number; intervalMs: number } | false;
+export const DEFAULT_ARP_PROBE: ArpProbeConfig = { count: 2, intervalMs: 50 };
+export const ARP_PROBE_LIMITS = { count: { min: 1, max: 10 }, intervalMs: { min: 1, max: 2000 } } as const;
+
 export interface ProvideOption {
   code: number;
   value?: string;
@@ -41,6 +50,8 @@ export interface DhcpIpamConfig {
   omitGateway: boolean;
   /** ours: when the server hands out another address than the pod's, move the pod to it, or release it and report LOST */
   onAddressChange: AddressChangePolicy;
+  /** ours: ARP-probe the offered address before answering ADD */
+  arpProbe: ArpProbeConfig;
   prevResult?: unknown;
   validAttachments?: Array<{ containerId: string; ifname: string }>;
 }
@@ -118,6 +129,28 @@ function parseProvide(ipam: Record<string, unknown>): ProvideOption[] {
   });
 }
 
+/** `ipam.arpProbe`: absent → the default, `false` → off, `true` → the default, or `{count, intervalMs}`. */
+export function parseArpProbe(raw: unknown, key = 'ipam.arpProbe'): ArpProbeConfig {
+  if (raw === undefined || raw === true) return DEFAULT_ARP_PROBE;
+  if (raw === false) return false;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InvalidConfigError(`${key} must be false, true or {"count": N, "intervalMs": M}, got ${JSON.stringify(raw)}`);
+  }
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== 'count' && k !== 'intervalMs') throw new InvalidConfigError(`${key}.${k}: unknown key (use "count" and "intervalMs")`);
+  }
+  const field = (k: 'count' | 'intervalMs'): number => {
+    const v = o[k] ?? (DEFAULT_ARP_PROBE as { count: number; intervalMs: number })[k];
+    const { min, max } = ARP_PROBE_LIMITS[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new InvalidConfigError(`${key}.${k} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  return { count: field('count'), intervalMs: field('intervalMs') };
+}
+
 function parseValidAttachments(cfg: Record<string, unknown>): DhcpIpamConfig['validAttachments'] {
   const raw = cfg['cni.dev/valid-attachments'];
   if (raw === undefined) return undefined;
@@ -160,6 +193,7 @@ export function parseDhcpConfig(cfg: Record<string, unknown>): DhcpIpamConfig {
     provide: parseProvide(ipam),
     omitGateway: ipam.omitGateway === true,
     onAddressChange: parseAddressChange(ipam),
+    arpProbe: parseArpProbe(ipam.arpProbe),
     prevResult: cfg.prevResult,
     validAttachments: parseValidAttachments(cfg),
   };

@@ -3,6 +3,7 @@
  * Errors carry the CNI error code as the JSON-RPC error code (JSON-RPC's own codes are
  * negative, so they never collide), and CNI `details` in error.data.details.
  */
+import type { ArpProbeConfig } from './dhcp-config';
 
 import type { AddressChangePolicy } from './dhcp-config';
 
@@ -32,6 +33,8 @@ export interface AddParams extends AttachmentRef {
   /** option 12/60/61/77/... values already resolved from `provide` */
   provide: Array<{ code: number; value: string }>;
   requestList: number[];
+  /** ARP probe of the offered address (ipam.arpProbe); absent: the default */
+  arpProbe?: ArpProbeConfig;
   /** K8S_POD_NAME / K8S_POD_NAMESPACE when the runtime sent them, for operators */
   podName?: string;
   podNamespace?: string;

@@ -11,6 +11,7 @@
  * | REQUEST (RENEWING)   | address | no          | no        | unicast to the server    |
  * | REQUEST (REBINDING)  | address | no          | no        | broadcast                |
  * | RELEASE              | address | no          | server    | unicast to the server    |
+ * | DECLINE              | 0       | the address | server    | broadcast                |
  */
 import { BootOp, MessageType, Opt, type DhcpMessage } from '../dhcp4/types';
 import type { LeaseRecord, MachineAction, MachineConfig } from './machine-types';
@@ -196,4 +197,20 @@ export function buildRelease(config: MachineConfig, xid: number, lease: LeaseRec
   const send: SendAction = { type: 'send', msg, srcIp: lease.address, dstIp: lease.serverId };
   if (dstMac !== undefined) send.dstMac = dstMac;
   return send;
+}
+
+/**
+ * DHCPDECLINE: the ACKed address is in use by another host (ARP probe). RFC 2131 4.4.1 and
+ * table 5: ciaddr 0, option 50 = the address, option 54 = the server, secs 0; broadcast from
+ * 0.0.0.0, since we hold no address.
+ */
+export function buildDecline(config: MachineConfig, xid: number, lease: LeaseRecord): SendAction {
+  const msg = baseMessage(config, xid, 0, 0, ZERO_IP);
+  msg.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.DECLINE]));
+  const address = ipBytes(lease.address);
+  if (address !== undefined) msg.options.set(Opt.REQUESTED_IP, address);
+  const server = ipBytes(lease.serverId);
+  if (server !== undefined) msg.options.set(Opt.SERVER_ID, server);
+  msg.options.set(Opt.CLIENT_ID, Buffer.from(config.clientId));
+  return broadcastSend(msg, ZERO_IP);
 }

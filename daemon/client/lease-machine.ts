@@ -51,6 +51,9 @@ export class LeaseMachine {
   private requestSentAt: number | undefined;
   /** `secs` of the last DISCOVER; the REQUEST that answers its OFFER repeats it */
   private discoverSecs = 1;
+  /** an ACKed lease waiting for the edge's ARP probe verdict */
+  private probing: LeaseRecord | undefined;
+  private declinesSinceBound = 0;
   private out: MachineAction[] = [];
 
   constructor(
@@ -83,6 +86,7 @@ export class LeaseMachine {
       case 'release': this.onRelease(); break;
       case 'stop': this.finish('STOPPED', 'stopped'); break;
       case 'abandon': this.onAbandon(event.podLease, event.reason); break;
+      case 'probe-result': this.onProbeResult(event.address, event.conflict); break;
     }
     return this.out;
   }
@@ -165,6 +169,7 @@ export class LeaseMachine {
 
   private finish(to: 'RELEASED' | 'STOPPED', reason: string): void {
     this.held = undefined;
+    this.probing = undefined;
     this.transition(to, reason);
     this.disarm();
   }
@@ -227,6 +232,7 @@ export class LeaseMachine {
   }
 
   private onPacket(msg: DhcpMessage, params: ReplyParams, srcMac: Buffer | undefined): void {
+    if (this.probing !== undefined) return this.ignore('ARP probe of the ACKed address in progress');
     const ctx: check.ReplyContext = { state: this.current, xid: this.currentXid, chaddr: this.config.chaddr };
     if (this.offer !== undefined) ctx.selectedServer = this.offer.serverId;
     if (this.current === 'REQUESTING' && this.offer !== undefined) ctx.requested = this.offer.address;
@@ -246,16 +252,43 @@ export class LeaseMachine {
     if (type === MessageType.ACK) {
       const now = this.deps.now();
       const lease = check.checkAck(ctx, msg, params, srcMac, Math.min(now, this.requestSentAt ?? now));
-      return check.isRejection(lease) ? this.reject(lease) : this.bind(lease, ctx.renewal !== undefined);
+      if (check.isRejection(lease)) return this.reject(lease);
+      if (ctx.renewal === undefined && this.config.probeAddress === true) return this.probe(lease);
+      return this.bind(lease, ctx.renewal !== undefined);
     }
     const serverId = check.checkNak(ctx, params);
     return check.isRejection(serverId) ? this.reject(serverId) : this.onNak(serverId, params.message);
+  }
+
+  /** A new address (never a renewal): the edge ARP-probes it; no timer until the verdict. */
+  private probe(lease: LeaseRecord): void {
+    this.probing = lease;
+    this.disarm();
+    this.out.push({ type: 'probe', address: lease.address });
+  }
+
+  /** RFC 2131 4.4.1: an address in use is DECLINEd, and we start over without asking for it. */
+  private onProbeResult(address: string, conflict: boolean): void {
+    const lease = this.probing;
+    if (lease === undefined || lease.address !== address) return this.ignore(`probe result for ${address} with no probe of it pending`);
+    this.probing = undefined;
+    if (!conflict) return this.bind(lease, false);
+    this.send(build.buildDecline(this.config, this.currentXid, lease));
+    this.forgetAcquisition();
+    this.declinesSinceBound += 1;
+    this.transition('INIT', `${address} is in use by another host: DECLINE sent to ${lease.serverId}`);
+    // RFC 2131 asks for 10 s before restarting; a CNI ADD is waiting, so the first restart is
+    // immediate and repeated conflicts back off as repeated NAKs do
+    const delay = nakRestartDelayMs(this.declinesSinceBound, this.config.resendMaxMs);
+    if (delay === 0) this.beginDiscovery('restart after DECLINE', 'SELECTING');
+    else this.arm(this.deps.now() + delay);
   }
 
   private bind(lease: LeaseRecord, renewed: boolean): void {
     const pod = this.configured;
     const moved = pod !== undefined && change.isAddressChange(pod, lease);
     this.naksSinceBound = 0;
+    this.declinesSinceBound = 0;
     this.forgetAcquisition();
     if (moved) {
       if ((this.config.onAddressChange ?? 'move') === 'release') {

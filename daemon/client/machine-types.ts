@@ -46,6 +46,8 @@ export interface MachineConfig {
   maxMessageSize: number;
   /** default "move" */
   onAddressChange?: AddressChangePolicy;
+  /** ask the edge to ARP-probe a newly acknowledged address (never a renewal) before binding it */
+  probeAddress?: boolean;
 }
 
 /** What is persisted and what a restarted daemon resumes from. */
@@ -85,7 +87,9 @@ export type MachineEvent =
    * the edge could not move the pod to the address just bound: RELEASE it and go LOST,
    * remembering `podLease`, the lease whose address the pod still carries
    */
-  | { type: 'abandon'; podLease: LeaseRecord; reason: string };
+  | { type: 'abandon'; podLease: LeaseRecord; reason: string }
+  /** the verdict of the ARP probe the 'probe' action asked for; a conflict is DECLINEd */
+  | { type: 'probe-result'; address: string; conflict: boolean };
 
 export type MachineAction =
   /**
@@ -112,4 +116,9 @@ export type MachineAction =
   /** a reply was ignored (wrong xid, other server, bad fields); counted as dropped, under `label` when given */
   | { type: 'ignored'; reason: string; label?: 'ack-wrong-address' }
   /** a reply was unusable (ACK without mask or server id); ADD should fail with this reason */
-  | { type: 'bad-reply'; reason: string };
+  | { type: 'bad-reply'; reason: string }
+  /**
+   * ARP-probe `address` (just ACKed in REQUESTING or REBOOTING) and answer with 'probe-result';
+   * the machine holds the lease, with no timer armed, until then
+   */
+  | { type: 'probe'; address: string };

@@ -41,7 +41,7 @@ export const CHADDR_OFFSET_FROM_UDP = 36;
 /** Accept the whole frame; the receive path drops anything larger than its buffer. */
 export const ACCEPT_ALL = 0x40000;
 
-const insn = (code: number, k: number, jt = 0, jf = 0): BpfInsn => ({ code, jt, jf, k: k >>> 0 });
+export const insn = (code: number, k: number, jt = 0, jf = 0): BpfInsn => ({ code, jt, jf, k: k >>> 0 });
 
 /**
  * Accepts exactly: IPv4, protocol UDP, not a fragment (MF clear, offset 0), UDP destination

@@ -111,10 +111,11 @@ function drain(fd: number): void {
   }
 }
 
-function sockaddrLl(ifindex: number, dstMac?: Buffer): Buffer {
+/** struct sockaddr_ll for bind() (no MAC) and sendto() (the destination MAC). */
+export function sockaddrLl(ifindex: number, dstMac?: Buffer, protocol = libc.ETH_P_IP): Buffer {
   const sa = Buffer.alloc(libc.SOCKADDR_LL_SIZE);
   sa.writeUInt16LE(libc.AF_PACKET, 0);
-  sa.writeUInt16BE(libc.ETH_P_IP, 2);
+  sa.writeUInt16BE(protocol, 2);
   sa.writeInt32LE(ifindex, 4);
   if (dstMac) {
     sa.writeUInt8(6, 11);
