@@ -12,10 +12,12 @@
  * - `read()` pages through each pool at the revision of its first page, so every pool of one
  *   call is seen at one revision (the header revision, returned as PoolSnapshot.revision).
  * - Every call carries a gRPC deadline (the caller's, capped at MAX_CALL_MS) and is also
- *   raced against a timer, and any failure is a StoreUnavailableError naming the endpoints.
+ *   raced against a timer; recoverable failures are retried until the deadline, and any
+ *   failure is a StoreUnavailableError naming the endpoints.
  */
 import * as fs from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import { noop } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import type { IKeyValue, IRequestOp, ICompare } from 'etcd3/lib/rpc';
 import * as keys from './etcd-keys';
 import {
@@ -69,6 +71,15 @@ function holds(w: StoreWrite, kv: IKeyValue, key: string): boolean {
   return want !== undefined && held.containerId === want.containerId && held.ifname === want.ifname;
 }
 
+/**
+ * Member down, no leader, connection reset; and a member that has not yet applied an auth
+ * change its token was issued after (etcd's ErrAuthOldRevision, which etcd's Go client also
+ * retries): it catches up within a moment.
+ */
+function retryable(err: Error): boolean {
+  return isRecoverableError(err) || /revision of auth store is old/.test(err.message);
+}
+
 export class EtcdStore implements WhereaboutsStore {
   readonly endpoint: string;
   private readonly client: Etcd3;
@@ -88,6 +99,9 @@ export class EtcdStore implements WhereaboutsStore {
     const opts: IOptions = {
       hosts,
       dialTimeout: MAX_CALL_MS,
+      // one attempt per call and no circuit breaker (it fails every call for 5 s after an
+      // outage ends): bounded() retries within the caller's deadline instead
+      faultHandling: { host: () => noop, global: noop },
       // a /16 read back in pages still makes big responses; the 4 MB default is too small
       grpcOptions: { 'grpc.max_receive_message_length': 256 << 20 },
     };
@@ -105,21 +119,44 @@ export class EtcdStore implements WhereaboutsStore {
     this.page = cfg.pageSize ?? PAGE;
   }
 
-  /** runs one store operation within the caller's deadline; every failure becomes StoreUnavailableError */
+  /**
+   * Runs one store operation within the caller's deadline. A recoverable failure (member down,
+   * no leader during an election, connection reset) is retried on the next endpoint with a
+   * short backoff until the deadline, so a leader election inside the deadline is only a
+   * stall; anything else (auth refused, a bad record) fails at once. Every failure becomes a
+   * StoreUnavailableError that names the endpoints and the last error.
+   */
   private async bounded<T>(what: string, opts: StoreDeadline, fn: (deadline: Date) => Promise<T>): Promise<T> {
-    const now = Date.now();
-    const left = opts.deadline - now;
-    if (left <= 0) throw new StoreUnavailableError(this.endpoint, `${what}: the deadline had passed before the call`);
-    const deadline = new Date(Math.min(opts.deadline, now + MAX_CALL_MS));
+    const start = Date.now();
+    const budget = opts.deadline - start;
+    if (budget <= 0) throw new StoreUnavailableError(this.endpoint, `${what}: the deadline had passed before the call`);
     let timer: NodeJS.Timeout | undefined;
+    let last = 'no answer';
+    let expired = false;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailableError(this.endpoint, `${what}: no answer within ${deadline.getTime() - now} ms`)),
-        deadline.getTime() - now + 50,
-      );
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new StoreUnavailableError(this.endpoint, `${what}: no answer within ${budget} ms (last: ${last})`));
+      }, budget + 50);
     });
+    const attempts = async (): Promise<T> => {
+      for (let n = 0; ; n++) {
+        const deadline = new Date(Math.min(opts.deadline, Date.now() + MAX_CALL_MS));
+        try {
+          return await fn(deadline);
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) throw err;
+          last = (err as Error).message;
+          const pause = Math.min(500, 25 << Math.min(n, 5)) * (0.5 + Math.random() / 2);
+          if (!retryable(err as Error) || expired || Date.now() + pause >= opts.deadline) {
+            throw new StoreUnavailableError(this.endpoint, `${what}: ${last}`);
+          }
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
+    };
     try {
-      return await Promise.race([fn(deadline), late]);
+      return await Promise.race([attempts(), late]);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(this.endpoint, `${what}: ${(err as Error).message}`);
