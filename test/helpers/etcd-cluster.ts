@@ -16,10 +16,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createBridge, createNetns, createVeth, type TestNetns } from './netns';
+import type { TestCerts } from './tls-certs';
 
 export const ETCD = '/usr/bin/etcd';
 
@@ -40,6 +42,8 @@ export interface EtcdClusterOptions {
   /** namespace prefix; default "wae" */
   prefix?: string;
   size?: number;
+  /** clients speak TLS and must show a certificate signed by `tls.ca` (not with `isolated`) */
+  tls?: TestCerts;
 }
 
 const live = new Set<ChildProcess>();
@@ -64,12 +68,16 @@ function unixPath(url: string): string | undefined {
 }
 
 /** POST to etcd's JSON gateway (/v3/...) or GET /health on one member, over TCP or its socket. */
-function gateway(member: EtcdMember, urlPath: string, body?: unknown, timeoutMs = 2000): Promise<unknown> {
+function gateway(member: EtcdMember, tls: TestCerts | undefined, urlPath: string, body?: unknown, timeoutMs = 2000): Promise<unknown> {
   const sock = unixPath(member.clientUrl);
   const u = sock ? undefined : new URL(member.clientUrl);
+  const request = tls ? https.request : http.request;
+  // servername '' : an IP is no SNI name (Node warns otherwise); the certificate names the IP
+  const creds = tls ? { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.clientCert), key: fs.readFileSync(tls.clientKey), servername: '' } : {};
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = request(
       {
+        ...creds,
         ...(sock ? { socketPath: sock } : { host: u!.hostname, port: u!.port }),
         path: urlPath,
         method: body === undefined ? 'GET' : 'POST',
@@ -102,6 +110,7 @@ export class EtcdCluster {
     readonly root: string,
     private readonly initialCluster: string,
     private readonly token: string,
+    private readonly tls: TestCerts | undefined,
   ) {}
 
   static async start(opts: EtcdClusterOptions = {}): Promise<EtcdCluster> {
@@ -109,6 +118,7 @@ export class EtcdCluster {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `cdt-${opts.prefix ?? 'wae'}-etcd-${process.pid}-`));
     const members: EtcdMember[] = [];
     let hub: TestNetns | undefined;
+    if (opts.isolated && opts.tls) throw new Error('an isolated cluster speaks plain gRPC on its sockets');
     if (opts.isolated) {
       hub = createNetns(`${opts.prefix ?? 'wae'}-hub`);
       createBridge(hub, 'br0');
@@ -128,13 +138,13 @@ export class EtcdCluster {
         clientUrl = `unix://${dir}/client.sock:1`;
         peerUrl = `http://198.18.0.${10 + i}:2380`;
       } else {
-        clientUrl = `http://127.0.0.1:${await freePort()}`;
+        clientUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${await freePort()}`;
         peerUrl = `http://127.0.0.1:${await freePort()}`;
       }
       members.push({ index: i, name: `m${i}`, clientUrl, peerUrl, dir, proc: undefined, ns });
     }
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-    const cluster = new EtcdCluster(members, root, initialCluster, `wae-${process.pid}-${Date.now()}`);
+    const cluster = new EtcdCluster(members, root, initialCluster, `wae-${process.pid}-${Date.now()}`, opts.tls);
     cluster.hub = hub;
     try {
       for (const m of members) cluster.launch(m);
@@ -172,6 +182,9 @@ export class EtcdCluster {
       '--logger=zap',
       '--log-level=warn',
     ];
+    if (this.tls) {
+      args.push(`--cert-file=${this.tls.serverCert}`, `--key-file=${this.tls.serverKey}`, `--trusted-ca-file=${this.tls.ca}`, '--client-cert-auth');
+    }
     const log = fs.openSync(path.join(m.dir, 'etcd.log'), 'a');
     const stdio: ['ignore', number, number] = ['ignore', log, log];
     const proc = m.ns ? m.ns.spawn(ETCD, args, { cwd: m.dir, stdio }) : spawn(ETCD, args, { cwd: m.dir, stdio });
@@ -194,7 +207,7 @@ export class EtcdCluster {
     for (;;) {
       const answers = await Promise.all(
         want.map((i) =>
-          gateway(this.member(i), '/health').then(
+          gateway(this.member(i), this.tls, '/health').then(
             (r) => ((r as { health?: string }).health === 'true' ? '' : `m${i}: ${JSON.stringify(r)}`),
             (e: Error) => `m${i}: ${e.message}`,
           ),
@@ -215,7 +228,7 @@ export class EtcdCluster {
       for (const m of this.members) {
         if (!this.running(m.index)) continue;
         try {
-          const st = (await gateway(m, '/v3/maintenance/status', {})) as { header?: { member_id?: string }; leader?: string };
+          const st = (await gateway(m, this.tls, '/v3/maintenance/status', {})) as { header?: { member_id?: string }; leader?: string };
           if (st.leader && st.leader !== '0' && st.leader === st.header?.member_id) return m.index;
         } catch {
           // this member cannot answer now; ask the next
@@ -271,7 +284,7 @@ export class EtcdCluster {
     const m = this.members.find((x) => this.running(x.index));
     if (!m) throw new Error('no etcd member running');
     const must = async (p: string, body: unknown): Promise<void> => {
-      const r = (await gateway(m, p, body)) as { error?: string };
+      const r = (await gateway(m, this.tls, p, body)) as { error?: string };
       if (r.error) throw new Error(`${p}: ${r.error}`);
     };
     await must('/v3/auth/user/add', { name: 'root', password: `${password}-root` });

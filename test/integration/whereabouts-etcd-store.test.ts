@@ -2,15 +2,19 @@
  * The etcd store's contract against a real 3-member etcd 3.4 cluster on 127.0.0.1: conditional
  * create wins once among 16 racers, a delete never clobbers a re-allocation, an allocation and
  * its reservation land together or not at all, a read sees every pool at one revision (across
- * page boundaries), auth with a user and password, and a clear, bounded failure when nothing
+ * page boundaries), auth with a user and password, TLS with client certificates, and a clear, bounded failure when nothing
  * answers. Faults (leader killed, quorum lost, partition) are in whereabouts-etcd-faults.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { EtcdStore, openEtcdStore } from '../../daemon/whereabouts/etcd-store';
 import { StoreUnavailableError, type WhereaboutsStore } from '../../daemon/whereabouts/store';
 import { ETCD, EtcdCluster, freePort } from '../helpers/etcd-cluster';
 import { requireRootTools } from '../helpers/sh';
+import { makeCerts, OPENSSL } from '../helpers/tls-certs';
 import { alloc, allocate, POOL_A, POOL_B, release, reservation, soon } from '../helpers/whereabouts-records';
 
 describe('whereabouts etcd store: contract on a 3-member cluster @root', function () {
@@ -185,6 +189,44 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
       const check = openEtcdStore({ endpoints: authed.endpoints(), username: 'wae-user', password: 'wae-secret' });
       assert.deepEqual((await check.read([POOL_A], soon()))[0]?.allocations, [a]);
       await check.close();
+    });
+  });
+
+  describe('TLS', function () {
+    let secure: EtcdCluster;
+    let dir = '';
+    let certs: ReturnType<typeof makeCerts>;
+    before(async function () {
+      requireRootTools(this, [ETCD, OPENSSL]);
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), `cdt-wae-tls-${process.pid}-`));
+      certs = makeCerts(dir);
+      secure = await EtcdCluster.start({ tls: certs });
+    });
+    after(async () => {
+      await secure?.close();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('etcd_ca_cert_file, etcd_cert_file and etcd_key_file: a client certificate signed by the CA allocates', async () => {
+      // endpoints without a scheme, as etcd_host is often written: TLS files make them https
+      const hosts = secure.endpoints().map((e) => e.replace(/^https:\/\//, ''));
+      const s = openEtcdStore({ endpoints: hosts, caCertFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey });
+      assert.match(s.endpoint, /^etcd https:\/\/127\.0\.0\.1:\d+,https:/);
+      const a = alloc(5, 'tls');
+      assert.equal(await s.commit(allocate(POOL_A, a), soon()), true);
+      assert.deepEqual((await s.read([POOL_A], soon()))[0]?.allocations, [a]);
+      await s.close();
+    });
+
+    it('no client certificate, or a missing key file: a clear StoreUnavailableError', async () => {
+      const noCert = openEtcdStore({ endpoints: secure.endpoints(), caCertFile: certs.ca });
+      await assert.rejects(noCert.health({ deadline: Date.now() + 3000 }), StoreUnavailableError);
+      await noCert.close();
+      assert.throws(
+        () => openEtcdStore({ endpoints: secure.endpoints(), caCertFile: certs.ca, certFile: certs.clientCert, keyFile: path.join(dir, 'nope.key') }),
+        (err: Error) => err instanceof StoreUnavailableError && /etcd_key_file .*nope\.key/.test(err.message),
+      );
+      assert.throws(() => openEtcdStore({ endpoints: secure.endpoints(), certFile: certs.clientCert }), /etcd_cert_file and etcd_key_file go together/);
     });
   });
 });
