@@ -8,20 +8,13 @@
  * Where we differ on purpose: a bad address or gateway anywhere is code 7 with a message that
  * names the key and the value (the reference prints 999 and, for gateways and routes, no key).
  */
-import { DecodeError, InvalidConfigError } from '../shared/errors';
-import { compareVersions, requireSupportedVersion, type CniVersion } from '../shared/cni-version';
+import { InvalidConfigError } from '../shared/errors';
+import { compareVersions } from '../shared/cni-version';
+import type { NetworkHeader } from '../shared/network-header';
 import type { DnsConfig, RouteConfig } from '../shared/cni-result';
-import { cidrContains, cidrString, ipString, isV4, parseCIDR, parseIP, type GoCidr, type GoIp } from './go-ip';
-import { goField, isObject, optArray, optInteger, optObject, optString, optStringArray, type JsonObject } from './go-json-fields';
+import { cidrContains, cidrString, ipString, isV4, parseCIDR, parseIP, type GoCidr, type GoIp } from '../shared/go-ip';
+import { goField, isObject, optArray, optInteger, optObject, optString, optStringArray, type JsonObject } from '../shared/go-json-fields';
 import { loadStaticEnvArgs } from './static-env-args';
-
-export interface NetworkHeader {
-  name: string;
-  /** the cniVersion we answer in; an absent one means 0.1.0, as in libcni */
-  cniVersion: CniVersion;
-  /** the cniVersion as written, "" when absent; the reference quotes it in one message */
-  rawVersion: string;
-}
 
 export interface StaticAddress {
   cidr: GoCidr;
@@ -33,24 +26,6 @@ export interface StaticConfig {
   /** dst and gw already in the reference's printed form */
   routes: RouteConfig[];
   dns: DnsConfig;
-}
-
-const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-/** What libcni's skel checks before any verb runs: the network name, then the cniVersion. */
-export function readNetworkHeader(raw: JsonObject): NetworkHeader {
-  const name = goField(raw, 'name');
-  if (name !== undefined && typeof name !== 'string') {
-    throw new DecodeError('error unmarshall network config: "name" must be a string');
-  }
-  if (!name) throw new InvalidConfigError('missing network name');
-  if (!NETWORK_NAME_RE.test(name)) throw new InvalidConfigError('invalid characters found in network name', name);
-  const version = goField(raw, 'cniVersion');
-  if (version !== undefined && typeof version !== 'string') {
-    throw new DecodeError('decoding version from network config: "cniVersion" must be a string');
-  }
-  const rawVersion = version ?? '';
-  return { name, rawVersion, cniVersion: requireSupportedVersion(rawVersion === '' ? '0.1.0' : rawVersion) };
 }
 
 function notCidr(key: string, value: string): InvalidConfigError {
