@@ -63,8 +63,8 @@ export function prefixEnd(prefix: string): Buffer {
 
 /** fixed field order, so the same record is always the same bytes */
 export function encodeAllocation(a: AllocationRecord): string {
-  const { offset, address, containerId, podRef, ifname, node, createdAt } = a;
-  return JSON.stringify({ offset, address, containerId, podRef, ifname, node, createdAt });
+  const { offset, address, containerId, podRef, ifname, node, createdAt, network } = a;
+  return JSON.stringify({ offset, address, containerId, podRef, ifname, node, createdAt, ...(network === undefined ? {} : { network }) });
 }
 
 export function encodeReservation(r: ReservationRecord): string {
@@ -102,6 +102,7 @@ export function decodeAllocation(text: string, key: string): AllocationRecord {
     node: str(o, 'node', key),
     createdAt,
   };
+  if (o.network !== undefined) rec.network = str(o, 'network', key);
   if (!key.endsWith(`/${rec.offset}`)) throw new Error(`etcd key ${key} holds the allocation of offset ${rec.offset}`);
   return rec;
 }

@@ -43,6 +43,8 @@ describe('whereabouts etcd keys', () => {
     const a = alloc(300, 'x');
     const k = keys.allocationKey({ networkName: '', range: '198.18.0.0/16' }, a.offset);
     assert.deepEqual(keys.decodeAllocation(keys.encodeAllocation(a), k), a);
+    // the CNI network that made it (GC releases only its own) survives the round trip
+    assert.deepEqual(keys.decodeAllocation(keys.encodeAllocation({ ...a, network: 'net1' }), k), { ...a, network: 'net1' });
     assert.equal(keys.encodeAllocation({ ...a }), keys.encodeAllocation(JSON.parse(JSON.stringify(a))));
     const r = reservation(POOL_A, a);
     assert.deepEqual(keys.decodeReservation(keys.encodeReservation(r), 'k'), r);
