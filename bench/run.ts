@@ -549,7 +549,8 @@ async function floors(lab: BenchLab, pods: string[], s: Sizes): Promise<BenchRes
 function write(cli: Cli, results: BenchResults): void {
   const md = renderMarkdown(results, {
     preamble: readIf(path.join(REPO, 'bench', 'preamble.md')),
-    analysis: results.sizes.mode === 'full' ? readIf(path.join(REPO, 'bench', 'analysis.md')) : '',
+    // the Whereabouts etcd section is written by bench/whereabouts-etcd.ts; keep it on a re-render
+    analysis: results.sizes.mode === 'full' ? `${readIf(path.join(REPO, 'bench', 'analysis.md'))}\n\n${readIf(path.join(REPO, 'bench', 'whereabouts-etcd.md'))}` : '',
   });
   fs.writeFileSync(cli.out, md);
   const json = cli.fromJson ? undefined : cli.json;

@@ -23,7 +23,8 @@ export class RpcServer {
     private readonly server: net.Server,
     private readonly methods: Record<string, MethodHandler>,
     private readonly log: Logger,
-    private readonly metrics: Metrics,
+    /** only the request counter: the dhcp and whereabouts daemons share this server */
+    private readonly metrics: Pick<Metrics, 'rpc'>,
   ) {
     server.on('connection', (sock) => this.serve(sock));
     server.on('error', (err) => log.error('rpc server error', { err: err.message }));

@@ -1,7 +1,7 @@
 // Bundles each executable with esbuild: one file per entry, so a CNI call loads one script
 // (no module resolution walk) and the daemon's code is only read by `dhcp daemon`.
 import { build } from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 
 // An absolute node (runtimes exec plugins without PATH), started through env(1) so that
 // NODE_EXTRA_CA_CERTS, which costs 50-90 ms per start and which a plugin that makes no TLS
@@ -45,6 +45,9 @@ for (const e of entries) {
   if (e.exec) chmodSync(out, 0o755);
   console.log(`built ${e.out}`);
 }
+// etcd3 loads its .proto files at run time from `${__dirname}/../proto`; in a bundle under
+// dist/lib or dist/cni that is dist/proto
+cpSync('node_modules/etcd3/proto', `${staging}/proto`, { recursive: true });
 rmSync('dist.old', { recursive: true, force: true });
 if (existsSync('dist')) renameSync('dist', 'dist.old');
 renameSync(staging, 'dist');

@@ -3,7 +3,9 @@
 # Debian packages: dnsmasq-base (the dnsmasq binary without the system service, which would
 # otherwise start a resolver in the root namespace), kea-dhcp4-server, isc-dhcp-server,
 # busybox (udhcpd), containernetworking-plugins (/usr/lib/cni: bridge, macvlan, ... and the
-# reference dhcp), iproute2, tcpdump, systemd (systemd-analyze), hyperfine (bench).
+# reference dhcp), iproute2, tcpdump, systemd (systemd-analyze), hyperfine (bench),
+# etcd-server (the 3-member etcd the Whereabouts etcd-store tests and bench start), openssl
+# (the throwaway CA and certificates of the etcd TLS test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,8 @@ want /usr/sbin/ip iproute2
 want /usr/bin/tcpdump tcpdump
 want /usr/bin/systemd-analyze systemd
 want /usr/bin/hyperfine hyperfine
+want /usr/bin/etcd etcd-server
+want /usr/bin/openssl openssl
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -31,6 +35,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get update -qq
   # never let a package's postinst start its service on this machine
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # etcd-server's postinst enables a node-wide etcd on 127.0.0.1:2379; the tests start their own
+  if [[ " ${need_pkgs[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

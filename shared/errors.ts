@@ -19,6 +19,8 @@ export const CniCode = {
   DhcpBadReply: 101,
   /** ours: CHECK found the lease missing, not bound, or different from prevResult. */
   CheckFailed: 102,
+  /** ours (whereabouts): every usable address of a range is allocated. */
+  RangeExhausted: 103,
   /** ours: an unexpected internal failure in the daemon. */
   Internal: 110,
   /**
@@ -88,6 +90,10 @@ export class DhcpBadReplyError extends CniError {
 export class CheckFailedError extends CniError {
   static override readonly name: string = 'CheckFailedError';
   constructor(message: string, details?: string) { super(CniCode.CheckFailed, message, details); }
+}
+export class RangeExhaustedError extends CniError {
+  static override readonly name: string = 'RangeExhaustedError';
+  constructor(message: string, details?: string) { super(CniCode.RangeExhausted, message, details); }
 }
 export class UnclassifiedError extends CniError {
   static override readonly name = 'UnclassifiedError';

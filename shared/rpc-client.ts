@@ -14,10 +14,16 @@ export class DaemonUnreachableError extends TryAgainLaterError {
 
 export interface CallOptions {
   timeoutMs?: number;
+  /** how messages name the peer, e.g. "whereabouts daemon" (default "dhcp daemon") */
+  daemonName?: string;
+  /** how to start it, for the unreachable hint (default `dhcp daemon`) */
+  startHint?: string;
 }
 
-export function call<T>(socketPath: string, method: MethodName, params: object, opts: CallOptions = {}): Promise<T> {
+export function call<T>(socketPath: string, method: MethodName | string, params: object, opts: CallOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 300_000;
+  const peer = opts.daemonName ?? 'dhcp daemon';
+  const hint = opts.startHint ?? 'dhcp daemon';
   // loaded here, not at the top: `net` costs ~5 ms of start-up that VERSION and every
   // error that needs no daemon would pay for nothing
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -35,7 +41,7 @@ export function call<T>(socketPath: string, method: MethodName, params: object, 
       else resolve(value as T);
     };
     const timer = setTimeout(
-      () => finish(new TryAgainLaterError(`no answer from the dhcp daemon at ${socketPath} within ${Math.round(timeoutMs / 1000)} s`)),
+      () => finish(new TryAgainLaterError(`no answer from the ${peer} at ${socketPath} within ${Math.round(timeoutMs / 1000)} s`)),
       timeoutMs,
     );
     sock.on('connect', () => {
@@ -43,22 +49,22 @@ export function call<T>(socketPath: string, method: MethodName, params: object, 
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'ENOENT' ? 'no socket' : err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
-      finish(new DaemonUnreachableError(`dhcp daemon unreachable at ${socketPath}: ${why}`, 'is the daemon running? start it with `dhcp daemon`'));
+      finish(new DaemonUnreachableError(`${peer} unreachable at ${socketPath}: ${why}`, `is the daemon running? start it with \`${hint}\``));
     });
-    sock.on('close', () => finish(new DaemonUnreachableError(`dhcp daemon at ${socketPath} closed the connection without an answer`)));
+    sock.on('close', () => finish(new DaemonUnreachableError(`${peer} at ${socketPath} closed the connection without an answer`)));
     sock.on('data', (chunk: Buffer) => {
       let lines: string[];
       try {
         lines = framer.push(chunk);
       } catch (err) {
-        finish(new CniError(CniCode.Io, `invalid answer from the dhcp daemon: ${(err as Error).message}`));
+        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: ${(err as Error).message}`));
         return;
       }
       const line = lines[0];
       if (line === undefined) return;
       const parsed = jsonrpc.parse(line);
       if (Array.isArray(parsed)) {
-        finish(new CniError(CniCode.Io, 'invalid answer from the dhcp daemon: batch response'));
+        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: batch response`));
         return;
       }
       const type = parsed.type as string;
@@ -71,7 +77,7 @@ export function call<T>(socketPath: string, method: MethodName, params: object, 
         const code = e.code > 0 ? e.code : mapped;
         finish(new CniError(code, e.message, details));
       } else {
-        finish(new CniError(CniCode.Io, 'invalid answer from the dhcp daemon'));
+        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}`));
       }
     });
   });

@@ -8,9 +8,9 @@
  * and a missing or unparsable prevResult is code 7, an invalid network config, not 999.
  */
 import { InvalidConfigError, UnclassifiedError } from '../shared/errors';
-import { ipEqual, ipString, parseCIDR, parseIP, type GoIp } from './go-ip';
+import { ipEqual, ipString, parseCIDR, parseIP, type GoIp } from '../shared/go-ip';
 import { goQuote } from './go-quote';
-import { goField, isObject, optArray, type JsonObject } from './go-json-fields';
+import { goField, isObject, optArray, type JsonObject } from '../shared/go-json-fields';
 import type { StaticConfig } from './static-config';
 
 /** The result versions libcni's result types accept for a given config version. */

@@ -8,20 +8,14 @@
  * Where we differ on purpose: a bad address or gateway anywhere is code 7 with a message that
  * names the key and the value (the reference prints 999 and, for gateways and routes, no key).
  */
-import { DecodeError, InvalidConfigError } from '../shared/errors';
-import { compareVersions, requireSupportedVersion, type CniVersion } from '../shared/cni-version';
+import { InvalidConfigError } from '../shared/errors';
+import { compareVersions } from '../shared/cni-version';
+import type { NetworkHeader } from '../shared/network-header';
 import type { DnsConfig, RouteConfig } from '../shared/cni-result';
-import { cidrContains, cidrString, ipString, isV4, parseCIDR, parseIP, type GoCidr, type GoIp } from './go-ip';
-import { goField, isObject, optArray, optInteger, optObject, optString, optStringArray, type JsonObject } from './go-json-fields';
+import { cidrContains, isV4, parseCIDR, parseIP, type GoCidr, type GoIp } from '../shared/go-ip';
+import { goField, optArray, optObject, optString, optStringArray, type JsonObject } from '../shared/go-json-fields';
 import { loadStaticEnvArgs } from './static-env-args';
-
-export interface NetworkHeader {
-  name: string;
-  /** the cniVersion we answer in; an absent one means 0.1.0, as in libcni */
-  cniVersion: CniVersion;
-  /** the cniVersion as written, "" when absent; the reference quotes it in one message */
-  rawVersion: string;
-}
+import { decodeDns, decodeRoutes, notCidr, notIp, optIp } from '../shared/ipam-fields';
 
 export interface StaticAddress {
   cidr: GoCidr;
@@ -33,41 +27,6 @@ export interface StaticConfig {
   /** dst and gw already in the reference's printed form */
   routes: RouteConfig[];
   dns: DnsConfig;
-}
-
-const NETWORK_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-/** What libcni's skel checks before any verb runs: the network name, then the cniVersion. */
-export function readNetworkHeader(raw: JsonObject): NetworkHeader {
-  const name = goField(raw, 'name');
-  if (name !== undefined && typeof name !== 'string') {
-    throw new DecodeError('error unmarshall network config: "name" must be a string');
-  }
-  if (!name) throw new InvalidConfigError('missing network name');
-  if (!NETWORK_NAME_RE.test(name)) throw new InvalidConfigError('invalid characters found in network name', name);
-  const version = goField(raw, 'cniVersion');
-  if (version !== undefined && typeof version !== 'string') {
-    throw new DecodeError('decoding version from network config: "cniVersion" must be a string');
-  }
-  const rawVersion = version ?? '';
-  return { name, rawVersion, cniVersion: requireSupportedVersion(rawVersion === '' ? '0.1.0' : rawVersion) };
-}
-
-function notCidr(key: string, value: string): InvalidConfigError {
-  return new InvalidConfigError(`${key} must be in CIDR notation, got ${JSON.stringify(value)}`);
-}
-
-function notIp(key: string, value: string): InvalidConfigError {
-  return new InvalidConfigError(`${key} must be an IP address, got ${JSON.stringify(value)}`);
-}
-
-/** A net.IP field: "" or null mean none, anything else must parse. */
-function optIp(v: unknown, key: string): GoIp | undefined {
-  const s = optString(v, key);
-  if (s === undefined || s === '') return undefined;
-  const ip = parseIP(s);
-  if (!ip) throw notIp(key, s);
-  return ip;
 }
 
 interface AddressEntry {
@@ -88,50 +47,6 @@ function decodeAddresses(ipam: JsonObject): AddressEntry[] {
     if (gateway) e.gateway = gateway;
     return e;
   });
-}
-
-const ROUTE_INTS = ['mtu', 'advmss', 'priority'] as const;
-const ROUTE_OPTIONAL_INTS = ['table', 'scope'] as const;
-
-function decodeRoutes(ipam: JsonObject): RouteConfig[] {
-  const list = optArray(goField(ipam, 'routes'), 'ipam.routes') ?? [];
-  return list.map((item, i) => {
-    const path = `ipam.routes[${i}]`;
-    if (!isObject(item)) throw new InvalidConfigError(`${path} must be an object`);
-    const dstText = optString(goField(item, 'dst'), `${path}.dst`);
-    // the reference prints such a route as {"dst": "<nil>"}; a route needs a destination
-    if (dstText === undefined) throw new InvalidConfigError(`${path}.dst is missing`);
-    const dst = parseCIDR(dstText);
-    if (!dst) throw notCidr(`${path}.dst`, dstText);
-    const route: RouteConfig = { dst: cidrString(dst) };
-    const gw = optIp(goField(item, 'gw'), `${path}.gw`);
-    if (gw) route.gw = ipString(gw);
-    // libcni >= 1.1 route attributes; Go omits zero mtu/advmss/priority
-    for (const k of ROUTE_INTS) {
-      const n = optInteger(goField(item, k), `${path}.${k}`);
-      if (n) route[k] = n;
-    }
-    for (const k of ROUTE_OPTIONAL_INTS) {
-      const n = optInteger(goField(item, k), `${path}.${k}`);
-      if (n !== undefined) route[k] = n;
-    }
-    return route;
-  });
-}
-
-function decodeDns(ipam: JsonObject): DnsConfig {
-  const dns = optObject(goField(ipam, 'dns'), 'ipam.dns');
-  if (!dns) return {};
-  const out: DnsConfig = {};
-  const nameservers = optStringArray(goField(dns, 'nameservers'), 'ipam.dns.nameservers');
-  const domain = optString(goField(dns, 'domain'), 'ipam.dns.domain');
-  const search = optStringArray(goField(dns, 'search'), 'ipam.dns.search');
-  const options = optStringArray(goField(dns, 'options'), 'ipam.dns.options');
-  if (nameservers) out.nameservers = nameservers;
-  if (domain) out.domain = domain;
-  if (search) out.search = search;
-  if (options) out.options = options;
-  return out;
 }
 
 /** `ips` lists that replace the configured addresses when non-empty. */

@@ -6,7 +6,8 @@
 import { IncompatibleVersionError } from '../shared/errors';
 import { compareVersions, requireAtLeast } from '../shared/cni-version';
 import type { RunCniOptions, VerbHandler } from '../shared/cni-skel';
-import { loadStaticConfig, readNetworkHeader } from './static-config';
+import { loadStaticConfig } from './static-config';
+import { readNetworkHeader } from '../shared/network-header';
 import { renderStaticResult } from './static-result';
 import { checkStatic } from './static-check';
 

@@ -7,7 +7,7 @@
 import { InvalidConfigError } from '../shared/errors';
 import { compareVersions, type CniVersion } from '../shared/cni-version';
 import { renderResult, type IpamResult } from '../shared/cni-result';
-import { cidrString, ipString } from './go-ip';
+import { cidrString, ipString } from '../shared/go-ip';
 import type { StaticConfig } from './static-config';
 
 export function staticResult(cfg: StaticConfig): IpamResult {

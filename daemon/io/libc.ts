@@ -69,6 +69,10 @@ const openV = lib.func('int open(const char *path, int flags, ...)');
 const ioctlV = lib.func('int ioctl(int fd, unsigned long request, ...)');
 
 export const close: (fd: number) => number = lib.func('int close(int fd)');
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+/** advisory lock on an open file; released by the kernel when the process dies (the whereabouts state dir lock) */
+export const flock: (fd: number, operation: number) => number = lib.func('int flock(int fd, int operation)');
 export const setns: (fd: number, nstype: number) => number = lib.func('int setns(int fd, int nstype)');
 export const socket: (domain: number, type: number, protocol: number) => number =
   lib.func('int socket(int domain, int type, int protocol)');

@@ -30,6 +30,12 @@ export interface AllocationRecord {
   node: string;
   /** ms since the epoch */
   createdAt: number;
+  /**
+   * the CNI network (config `name`) that made the allocation; optional, added after the
+   * contract: several networks can share one pool, and GC of one network must release only
+   * its own allocations. A store that does not keep it makes GC release nothing there.
+   */
+  network?: string;
 }
 
 /**

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { CniCode, CniError } from '../../shared/errors';
-import { cidrString, ipString } from '../../static/go-ip';
-import { loadStaticConfig, readNetworkHeader, type StaticConfig } from '../../static/static-config';
-import type { JsonObject } from '../../static/go-json-fields';
+import { cidrString, ipString } from '../../shared/go-ip';
+import { loadStaticConfig, type StaticConfig } from '../../static/static-config';
+import { readNetworkHeader } from '../../shared/network-header';
+import type { JsonObject } from '../../shared/go-json-fields';
 
 function load(raw: JsonObject, cniArgs = ''): StaticConfig {
   return loadStaticConfig(raw, cniArgs, readNetworkHeader(raw));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cidrContains, cidrString, ipString, isV4, parseCIDR, parseIP } from '../../static/go-ip';
+import { cidrContains, cidrString, ipString, isV4, parseCIDR, parseIP } from '../../shared/go-ip';
 
 function cidr(s: string) {
   const c = parseCIDR(s);

@@ -3,7 +3,7 @@
  * names case-insensitively ("IPAM" fills `ipam`), the last matching key wins, and null leaves
  * the field empty. A value of the wrong type is an invalid config (code 7) naming its key.
  */
-import { InvalidConfigError } from '../shared/errors';
+import { InvalidConfigError } from './errors';
 
 export type JsonObject = Record<string, unknown>;
 

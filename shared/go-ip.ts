@@ -51,7 +51,11 @@ function v4(a: number, b: number, c: number, d: number): GoIp {
   return Uint8Array.from([...V4_PREFIX, a, b, c, d]);
 }
 
-export function parseIPv4(text: string): GoIp | null {
+/**
+ * `sloppy`: accept leading zeros as decimal ("010.0.0.1" is 10.0.0.1), as Go before 1.17 and
+ * k8s.io/utils/net's ParseIPSloppy do; Whereabouts parses its ranges that way.
+ */
+export function parseIPv4(text: string, sloppy = false): GoIp | null {
   let s = text;
   const p: number[] = [];
   for (let i = 0; i < 4; i++) {
@@ -62,7 +66,7 @@ export function parseIPv4(text: string): GoIp | null {
     }
     const { n, i: c, ok } = dtoi(s);
     if (!ok || n > 0xff) return null;
-    if (c > 1 && s[0] === '0') return null; // leading zeros are rejected since Go 1.17
+    if (!sloppy && c > 1 && s[0] === '0') return null; // leading zeros are rejected since Go 1.17
     s = s.slice(c);
     p.push(n);
   }
@@ -70,7 +74,7 @@ export function parseIPv4(text: string): GoIp | null {
   return v4(p[0] as number, p[1] as number, p[2] as number, p[3] as number);
 }
 
-export function parseIPv6(text: string): GoIp | null {
+export function parseIPv6(text: string, sloppy = false): GoIp | null {
   let s = text;
   const ip = new Uint8Array(16);
   let ellipsis = -1;
@@ -86,7 +90,7 @@ export function parseIPv6(text: string): GoIp | null {
     if (c < s.length && s[c] === '.') {
       if (ellipsis < 0 && i !== 12) return null;
       if (i + 4 > 16) return null;
-      const ip4 = parseIPv4(s);
+      const ip4 = parseIPv4(s, sloppy);
       if (!ip4) return null;
       ip.set(ip4.subarray(12), i);
       s = '';
@@ -120,25 +124,25 @@ export function parseIPv6(text: string): GoIp | null {
 }
 
 /** net.ParseIP: the first "." or ":" decides the family. */
-export function parseIP(s: string): GoIp | null {
+export function parseIP(s: string, sloppy = false): GoIp | null {
   for (const c of s) {
-    if (c === '.') return parseIPv4(s);
-    if (c === ':') return parseIPv6(s);
+    if (c === '.') return parseIPv4(s, sloppy);
+    if (c === ':') return parseIPv6(s, sloppy);
   }
   return null;
 }
 
 /** net.ParseCIDR, keeping the host address as the reference's types.ParseCIDR does. */
-export function parseCIDR(s: string): GoCidr | null {
+export function parseCIDR(s: string, sloppy = false): GoCidr | null {
   const slash = s.indexOf('/');
   if (slash < 0) return null;
   const addr = s.slice(0, slash);
   const mask = s.slice(slash + 1);
   let bits: 32 | 128 = 32;
-  let ip = parseIPv4(addr);
+  let ip = parseIPv4(addr, sloppy);
   if (!ip) {
     bits = 128;
-    ip = parseIPv6(addr);
+    ip = parseIPv6(addr, sloppy);
   }
   const { n, i, ok } = dtoi(mask);
   if (!ip || !ok || i !== mask.length || n > bits) return null;
@@ -221,4 +225,12 @@ export function cidrContains(c: GoCidr, ip: GoIp): boolean {
     if (((nn[byte] as number) & m) !== ((x[byte] as number) & m)) return false;
   }
   return true;
+}
+
+/** IPNet.String() of what net.ParseCIDR returns: the network address (host bits cleared) and the prefix. */
+export function cidrNetworkString(c: GoCidr): string {
+  const { nn, maskLen } = numberAndMask(c);
+  const out = Uint8Array.from(nn);
+  for (let bit = maskLen; bit < out.length * 8; bit++) out[bit >> 3] = (out[bit >> 3] as number) & ~(0x80 >> (bit & 7));
+  return `${ipString(out.length === 4 ? v4(out[0] as number, out[1] as number, out[2] as number, out[3] as number) : out)}/${maskLen}`;
 }

@@ -1,0 +1,114 @@
+/**
+ * The pure allocator: which offset of a range an attachment gets. No I/O, no clock.
+ *
+ * As Whereabouts (pkg/allocate, pkg/iphelpers): the usable addresses are the range's network
+ * without its network and broadcast addresses (IPv6 too); `range_start` counts only when it
+ * lies in [first usable, last usable] and `range_end` only when it lies in [start, last
+ * usable], otherwise each is silently ignored; excluded CIDRs are skipped whole; the lowest
+ * free address wins; an attachment that already holds an address in the pool gets it again.
+ * Unlike Whereabouts, nothing walks the range: used and excluded offsets are merged intervals.
+ */
+import type { WhereaboutsRange } from '../../shared/whereabouts-config';
+import { addrText, parseAddr, parseNetwork, type Addr, type Family } from './ip-math';
+import { coveredWithin, lowestGap, mergeIntervals, type Interval } from './intervals';
+
+/** A range, resolved once: offsets are from the network address (Whereabouts' pool keys). */
+export interface RangePlan {
+  range: string;
+  family: Family;
+  prefix: number;
+  network: bigint;
+  /** first and last offset that may be handed out */
+  first: bigint;
+  last: bigint;
+  excluded: Interval[];
+  /** addresses in [first, last] that are not excluded */
+  capacity: bigint;
+}
+
+function inside(a: Addr | undefined, family: Family, lo: bigint, hi: bigint): a is Addr {
+  return a !== undefined && a.family === family && a.value >= lo && a.value <= hi;
+}
+
+export function planRange(r: WhereaboutsRange): RangePlan {
+  const { network, prefix, size } = parseNetwork(r.range);
+  const firstUsable = network.value + 1n;
+  const lastUsable = network.value + size - 2n;
+  const start = r.rangeStart === undefined ? undefined : parseAddr(r.rangeStart);
+  const end = r.rangeEnd === undefined ? undefined : parseAddr(r.rangeEnd);
+  const first = inside(start, network.family, firstUsable, lastUsable) ? start.value : firstUsable;
+  const last = inside(end, network.family, first, lastUsable) ? end.value : lastUsable;
+  const excluded = mergeIntervals(
+    r.exclude
+      .map((cidr) => parseNetwork(cidr))
+      .filter((x) => x.network.family === network.family)
+      .map((x) => ({ start: x.network.value - network.value, end: x.network.value + x.size - 1n - network.value })),
+  );
+  const firstOff = first - network.value;
+  const lastOff = last - network.value;
+  return {
+    range: r.range,
+    family: network.family,
+    prefix,
+    network: network.value,
+    first: firstOff,
+    last: lastOff,
+    excluded,
+    capacity: lastOff - firstOff + 1n - coveredWithin(excluded, firstOff, lastOff),
+  };
+}
+
+export function offsetAddress(plan: RangePlan, offset: bigint): string {
+  return addrText({ family: plan.family, value: plan.network + offset });
+}
+
+/** The offset of `address` in the plan's network, or undefined when it is not in it. */
+export function addressOffset(plan: RangePlan, address: string): bigint | undefined {
+  let a: Addr;
+  try {
+    a = parseAddr(address);
+  } catch {
+    return undefined;
+  }
+  const size = 1n << BigInt((plan.family === 4 ? 32 : 128) - plan.prefix);
+  if (a.family !== plan.family || a.value < plan.network || a.value >= plan.network + size) return undefined;
+  return a.value - plan.network;
+}
+
+export interface Holder {
+  offset: bigint;
+  containerId: string;
+  podRef: string;
+  ifname: string;
+}
+
+export interface Claimant {
+  containerId: string;
+  /** `namespace/name`, '' when the runtime sent no pod */
+  podRef: string;
+  ifname: string;
+}
+
+/** Pod + ifname when the pod is known (a re-created sandbox keeps its address), else container + ifname. */
+export function sameAttachment(h: { containerId: string; podRef: string; ifname: string }, c: Claimant): boolean {
+  if (h.ifname !== c.ifname) return false;
+  return c.podRef !== '' ? h.podRef === c.podRef : h.containerId === c.containerId;
+}
+
+export type Assignment =
+  | { kind: 'existing'; holder: Holder }
+  | { kind: 'new'; offset: bigint }
+  | { kind: 'exhausted' };
+
+/**
+ * `holders`: the pool's allocations; `alsoUsed`: offsets held elsewhere (overlapping-range
+ * reservations of other pools). Cost: O(n log n) in holders + exclusions.
+ */
+export function assign(plan: RangePlan, holders: Holder[], alsoUsed: bigint[], who: Claimant): Assignment {
+  const mine = holders.find((h) => sameAttachment(h, who));
+  if (mine) return { kind: 'existing', holder: mine };
+  const used = [...holders.map((h) => h.offset), ...alsoUsed].map((o) => ({ start: o, end: o }));
+  const blocked = mergeIntervals([...plan.excluded, ...used]);
+  const offset = lowestGap(blocked, plan.first, plan.last);
+  return offset === undefined ? { kind: 'exhausted' } : { kind: 'new', offset };
+}

@@ -1,0 +1,265 @@
+/**
+ * The Whereabouts store on etcd (v3 gRPC API, the etcd3 client), for clusters that share one
+ * address space across nodes. Key layout and record codec: etcd-keys.ts.
+ *
+ * - `commit()` is one etcd transaction: create/reserve compare create_revision == 0 (absent),
+ *   delete/unreserve compare the mod_revision at which this containerId + ifname was seen to
+ *   hold the key. All or nothing, so an allocation and its reservation land together.
+ * - A commit whose response was lost can be retried by the client library and then fail its
+ *   own compare. The failure branch therefore reads the keys back: when every created key
+ *   holds exactly our bytes and every deleted key is gone, the transaction was ours and
+ *   commit() answers true. An answer is the truth, never "false but written".
+ * - `read()` pages through each pool at the revision of its first page, so every pool of one
+ *   call is seen at one revision (the header revision, returned as PoolSnapshot.revision).
+ * - Every call carries a gRPC deadline (the caller's, capped at MAX_CALL_MS) and is also
+ *   raced against a timer; recoverable failures are retried until the deadline, and any
+ *   failure is a StoreUnavailableError naming the endpoints.
+ */
+import * as fs from 'node:fs';
+import { noop } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
+import type { IKeyValue, IRequestOp, ICompare } from 'etcd3/lib/rpc';
+import * as keys from './etcd-keys';
+import {
+  StoreUnavailableError,
+  type PoolRef,
+  type PoolSnapshot,
+  type ReservationRecord,
+  type StoreDeadline,
+  type StoreWrite,
+  type WhereaboutsStore,
+} from './store';
+
+export interface EtcdStoreConfig {
+  /** `http://host:port`, `https://host:port`, `host:port` or `unix:///path` */
+  endpoints: string[];
+  username?: string;
+  password?: string;
+  keyFile?: string;
+  certFile?: string;
+  caCertFile?: string;
+  /** keys per range page (default 5000); tests make it small to cross page boundaries */
+  pageSize?: number;
+}
+
+/** no single gRPC call waits longer than this, whatever the caller's deadline */
+export const MAX_CALL_MS = 10_000;
+/** keys per range page: a /16 pool is read in a handful of round trips, none of them huge */
+const PAGE = 5000;
+
+function readPem(file: string | undefined, what: string, endpoint: string): Buffer | undefined {
+  if (file === undefined || file === '') return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new StoreUnavailableError(endpoint, `cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+function writeKey(w: StoreWrite): string {
+  return w.op === 'create' || w.op === 'delete' ? keys.allocationKey(w.pool, w.allocation.offset) : keys.reservationKey(w.reservation);
+}
+
+function writeValue(w: StoreWrite): string {
+  return w.op === 'create' || w.op === 'delete' ? keys.encodeAllocation(w.allocation) : keys.encodeReservation(w.reservation);
+}
+
+/** the holder a delete/unreserve must find: containerId + ifname */
+function holds(w: StoreWrite, kv: IKeyValue, key: string): boolean {
+  const held = w.op === 'delete' ? keys.decodeAllocation(kv.value.toString('utf8'), key) : keys.decodeReservation(kv.value.toString('utf8'), key);
+  const want = w.op === 'delete' ? w.allocation : w.op === 'unreserve' ? w.reservation : undefined;
+  return want !== undefined && held.containerId === want.containerId && held.ifname === want.ifname;
+}
+
+/**
+ * Member down, no leader, connection reset; and a member that has not yet applied an auth
+ * change its token was issued after (etcd's ErrAuthOldRevision, which etcd's Go client also
+ * retries): it catches up within a moment.
+ */
+function retryable(err: Error): boolean {
+  return isRecoverableError(err) || /revision of auth store is old/.test(err.message);
+}
+
+export class EtcdStore implements WhereaboutsStore {
+  readonly endpoint: string;
+  private readonly client: Etcd3;
+  private readonly page: number;
+
+  constructor(cfg: EtcdStoreConfig) {
+    if (cfg.endpoints.length === 0) throw new StoreUnavailableError('etcd', 'no etcd endpoints configured (etcd_host)');
+    const tls = Boolean(cfg.caCertFile || cfg.certFile || cfg.keyFile);
+    const hosts = cfg.endpoints.map((e) => (/^[a-z]+:\/\//.test(e) ? e : `${tls ? 'https' : 'http'}://${e}`));
+    this.endpoint = `etcd ${hosts.join(',')}`;
+    if (Boolean(cfg.certFile) !== Boolean(cfg.keyFile)) {
+      throw new StoreUnavailableError(this.endpoint, 'etcd_cert_file and etcd_key_file go together');
+    }
+    if ((cfg.username === undefined) !== (cfg.password === undefined)) {
+      throw new StoreUnavailableError(this.endpoint, 'etcd_username and etcd_password go together');
+    }
+    const opts: IOptions = {
+      hosts,
+      dialTimeout: MAX_CALL_MS,
+      // one attempt per call and no circuit breaker (it fails every call for 5 s after an
+      // outage ends): bounded() retries within the caller's deadline instead
+      faultHandling: { host: () => noop, global: noop },
+      // a /16 read back in pages still makes big responses; the 4 MB default is too small
+      grpcOptions: { 'grpc.max_receive_message_length': 256 << 20 },
+    };
+    if (tls) {
+      const ca = readPem(cfg.caCertFile, 'etcd_ca_cert_file', this.endpoint);
+      const key = readPem(cfg.keyFile, 'etcd_key_file', this.endpoint);
+      const cert = readPem(cfg.certFile, 'etcd_cert_file', this.endpoint);
+      // createSsl without a root certificate falls back to the system's roots
+      opts.credentials = { rootCertificate: ca ?? (undefined as unknown as Buffer), privateKey: key, certChain: cert };
+    }
+    if (cfg.username !== undefined && cfg.password !== undefined) {
+      opts.auth = { username: cfg.username, password: cfg.password, callOptions: () => ({ deadline: Date.now() + MAX_CALL_MS }) };
+    }
+    this.client = new Etcd3(opts);
+    this.page = cfg.pageSize ?? PAGE;
+  }
+
+  /**
+   * Runs one store operation within the caller's deadline. A recoverable failure (member down,
+   * no leader during an election, connection reset) is retried on the next endpoint with a
+   * short backoff until the deadline, so a leader election inside the deadline is only a
+   * stall; anything else (auth refused, a bad record) fails at once. Every failure becomes a
+   * StoreUnavailableError that names the endpoints and the last error.
+   */
+  private async bounded<T>(what: string, opts: StoreDeadline, fn: (deadline: Date) => Promise<T>): Promise<T> {
+    const start = Date.now();
+    const budget = opts.deadline - start;
+    if (budget <= 0) throw new StoreUnavailableError(this.endpoint, `${what}: the deadline had passed before the call`);
+    let timer: NodeJS.Timeout | undefined;
+    let last = 'no answer';
+    let expired = false;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        reject(new StoreUnavailableError(this.endpoint, `${what}: no answer within ${budget} ms (last: ${last})`));
+      }, budget + 50);
+    });
+    const attempts = async (): Promise<T> => {
+      for (let n = 0; ; n++) {
+        const deadline = new Date(Math.min(opts.deadline, Date.now() + MAX_CALL_MS));
+        try {
+          return await fn(deadline);
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) throw err;
+          last = (err as Error).message;
+          const pause = Math.min(500, 25 << Math.min(n, 5)) * (0.5 + Math.random() / 2);
+          if (!retryable(err as Error) || expired || Date.now() + pause >= opts.deadline) {
+            throw new StoreUnavailableError(this.endpoint, `${what}: ${last}`);
+          }
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
+    };
+    try {
+      return await Promise.race([attempts(), late]);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(this.endpoint, `${what}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** every key under `prefix`, at `revision` when given, in pages; returns the revision read */
+  private async rangeAll(prefix: string, revision: string | undefined, deadline: Date): Promise<{ kvs: IKeyValue[]; revision: string }> {
+    const end = keys.prefixEnd(prefix);
+    const kvs: IKeyValue[] = [];
+    let from = Buffer.from(prefix, 'utf8');
+    let rev = revision;
+    for (;;) {
+      const res = await this.client.kv.range({ key: from, range_end: end, limit: this.page, revision: rev ?? 0 }, { deadline });
+      rev ??= res.header.revision;
+      kvs.push(...res.kvs);
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) return { kvs, revision: rev };
+      from = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+  }
+
+  read(pools: PoolRef[], opts: StoreDeadline): Promise<PoolSnapshot[]> {
+    return this.bounded('read', opts, async (deadline) => {
+      const out: PoolSnapshot[] = [];
+      let revision: string | undefined;
+      for (const pool of pools) {
+        const r = await this.rangeAll(keys.poolPrefix(pool), revision, deadline);
+        revision = r.revision;
+        const allocations = r.kvs.map((kv) => keys.decodeAllocation(kv.value.toString('utf8'), kv.key.toString('utf8')));
+        out.push({ pool, allocations, revision: r.revision });
+      }
+      return out;
+    });
+  }
+
+  readReservations(networkName: string, opts: StoreDeadline): Promise<ReservationRecord[]> {
+    return this.bounded('read reservations', opts, async (deadline) => {
+      const r = await this.rangeAll(keys.reservationPrefix(networkName), undefined, deadline);
+      return r.kvs.map((kv) => keys.decodeReservation(kv.value.toString('utf8'), kv.key.toString('utf8')));
+    });
+  }
+
+  commit(writes: StoreWrite[], opts: StoreDeadline): Promise<boolean> {
+    if (writes.length === 0) return Promise.resolve(true);
+    const ks = writes.map(writeKey);
+    if (new Set(ks).size !== ks.length) throw new Error(`one commit names a key twice: ${ks.join(', ')}`);
+    return this.bounded('commit', opts, async (deadline) => {
+      const compare: ICompare[] = [];
+      const success: IRequestOp[] = [];
+      const removing = writes.map((w, i) => (w.op === 'delete' || w.op === 'unreserve' ? i : -1)).filter((i) => i >= 0);
+      // a delete must find its holder: read those keys first, then compare their mod_revision
+      const seen = new Map<number, IKeyValue>();
+      if (removing.length > 0) {
+        const res = await this.client.kv.txn(
+          { compare: [], success: removing.map((i) => ({ request_range: { key: Buffer.from(ks[i]!) } })), failure: [] },
+          { deadline },
+        );
+        for (const [j, r] of res.responses.entries()) {
+          const kv = r.response_range?.kvs[0];
+          const i = removing[j]!;
+          if (!kv || !holds(writes[i]!, kv, ks[i]!)) return false;
+          seen.set(i, kv);
+        }
+      }
+      for (const [i, w] of writes.entries()) {
+        const key = Buffer.from(ks[i]!, 'utf8');
+        if (w.op === 'create' || w.op === 'reserve') {
+          compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+          success.push({ request_put: { key, value: Buffer.from(writeValue(w), 'utf8') } });
+        } else {
+          compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: seen.get(i)!.mod_revision });
+          success.push({ request_delete_range: { key } });
+        }
+      }
+      const failure: IRequestOp[] = ks.map((k) => ({ request_range: { key: Buffer.from(k, 'utf8') } }));
+      const res = await this.client.kv.txn({ compare, success, failure }, { deadline });
+      if (res.succeeded) return true;
+      // lost answer, retried by the client: was the transaction that made our compares fail ours?
+      return writes.every((w, i) => {
+        const kv = res.responses[i]?.response_range?.kvs[0];
+        if (w.op === 'create' || w.op === 'reserve') return kv !== undefined && kv.value.toString('utf8') === writeValue(w);
+        return kv === undefined;
+      });
+    });
+  }
+
+  health(opts: StoreDeadline): Promise<void> {
+    // a linearizable read needs the leader and a quorum, as a commit would
+    return this.bounded('health', opts, async (deadline) => {
+      await this.client.kv.range({ key: Buffer.from(`${keys.ROOT}health`), count_only: true }, { deadline });
+    });
+  }
+
+  close(): Promise<void> {
+    this.client.close();
+    return Promise.resolve();
+  }
+}
+
+/** what the daemon calls for `datastore: etcd`; one store per distinct endpoint set */
+export function openEtcdStore(cfg: EtcdStoreConfig): WhereaboutsStore {
+  return new EtcdStore(cfg);
+}

@@ -1,0 +1,232 @@
+/**
+ * The etcd store's contract against a real 3-member etcd 3.4 cluster on 127.0.0.1: conditional
+ * create wins once among 16 racers, a delete never clobbers a re-allocation, an allocation and
+ * its reservation land together or not at all, a read sees every pool at one revision (across
+ * page boundaries), auth with a user and password, TLS with client certificates, and a clear, bounded failure when nothing
+ * answers. Faults (leader killed, quorum lost, partition) are in whereabouts-etcd-faults.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { EtcdStore, openEtcdStore } from '../../daemon/whereabouts/etcd-store';
+import { StoreUnavailableError, type WhereaboutsStore } from '../../daemon/whereabouts/store';
+import { ETCD, EtcdCluster, freePort } from '../helpers/etcd-cluster';
+import { requireRootTools } from '../helpers/sh';
+import { makeCerts, OPENSSL } from '../helpers/tls-certs';
+import { alloc, allocate, POOL_A, POOL_B, release, reservation, soon } from '../helpers/whereabouts-records';
+
+describe('whereabouts etcd store: contract on a 3-member cluster @root', function () {
+  this.timeout(120_000);
+  let cluster: EtcdCluster;
+  let store: WhereaboutsStore;
+  const pools = (n: string) => ({ networkName: n, range: '198.18.0.0/24' });
+  let seq = 0;
+  /** a fresh network_name per test, so tests share the cluster without sharing keys */
+  const fresh = () => pools(`t${seq++}`);
+
+  before(async function () {
+    requireRootTools(this, [ETCD]);
+    cluster = await EtcdCluster.start();
+    store = openEtcdStore({ endpoints: cluster.endpoints() });
+  });
+  after(async () => {
+    await store?.close();
+    await cluster?.close();
+  });
+
+  it('writes an allocation and its reservation and reads them back', async () => {
+    const a = alloc(10, 'one');
+    assert.equal(await store.commit(allocate(POOL_A, a), soon()), true);
+    const [snap] = await store.read([POOL_A], soon());
+    assert.deepEqual(snap?.allocations, [a]);
+    assert.match(snap!.revision, /^[1-9][0-9]*$/);
+    assert.deepEqual(await store.readReservations('', soon()), [reservation(POOL_A, a)]);
+    // the same range under a network_name is another address space
+    const [blue] = await store.read([POOL_B], soon());
+    assert.deepEqual(blue?.allocations, []);
+  });
+
+  it('16 racers creating one offset: exactly one wins, and it is the one stored', async () => {
+    const pool = fresh();
+    for (let round = 0; round < 5; round++) {
+      const racers = Array.from({ length: 16 }, (_, i) => alloc(round, `r${round}-${i}`));
+      // each racer has its own client, as separate daemons would
+      const clients = racers.map(() => new EtcdStore({ endpoints: cluster.endpoints() }));
+      const answers = await Promise.all(racers.map((a, i) => clients[i]!.commit(allocate(pool, a), soon())));
+      await Promise.all(clients.map((c) => c.close()));
+      const winners = answers.flatMap((ok, i) => (ok ? [racers[i]!] : []));
+      assert.equal(winners.length, 1, `round ${round}: ${winners.length} winners`);
+      const [snap] = await store.read([pool], soon());
+      assert.deepEqual(snap?.allocations.filter((x) => x.offset === String(round)), winners);
+      const resv = (await store.readReservations(pool.networkName, soon())).filter((r) => r.address === winners[0]!.address);
+      assert.deepEqual(resv, [reservation(pool, winners[0]!)]);
+    }
+  });
+
+  it('a delete compares the holder: a stale DEL never frees a re-allocation', async () => {
+    const pool = fresh();
+    const first = alloc(7, 'first');
+    assert.equal(await store.commit(allocate(pool, first), soon()), true);
+    // someone else's DEL of this offset does nothing
+    assert.equal(await store.commit(release(pool, alloc(7, 'other')), soon()), false);
+    assert.equal(await store.commit(release(pool, first), soon()), true);
+    const second = alloc(7, 'second');
+    assert.equal(await store.commit(allocate(pool, second), soon()), true);
+    // the first pod's DEL, repeated late, must not free the second pod's address
+    assert.equal(await store.commit(release(pool, first), soon()), false);
+    const [snap] = await store.read([pool], soon());
+    assert.deepEqual(snap?.allocations, [second]);
+    assert.deepEqual(await store.readReservations(pool.networkName, soon()), [reservation(pool, second)]);
+  });
+
+  it('allocation and reservation are one transaction: both or neither', async () => {
+    const pool = fresh();
+    const other = { networkName: pool.networkName, range: '198.18.0.0/16' };
+    // another range of the same network_name holds the reservation for 198.18.0.9
+    const holder = alloc(9, 'holder');
+    assert.equal(await store.commit(allocate(other, holder), soon()), true);
+    const loser = alloc(9, 'loser');
+    assert.equal(await store.commit(allocate(pool, loser), soon()), false);
+    const [snap] = await store.read([pool], soon());
+    assert.deepEqual(snap?.allocations, [], 'the allocation was written without its reservation');
+    // and the other way round: the offset is taken, so the reservation is not written
+    const taker = alloc(20, 'taker');
+    assert.equal(await store.commit([{ op: 'create', pool, allocation: taker }], soon()), true);
+    const late = alloc(20, 'late');
+    assert.equal(await store.commit(allocate(pool, late), soon()), false);
+    const resv = await store.readReservations(pool.networkName, soon());
+    assert.deepEqual(resv.map((r) => r.address).sort(), ['198.18.0.9']);
+    // a release whose reservation is not held leaves the allocation in place too
+    assert.equal(await store.commit(release(pool, taker), soon()), false);
+    assert.deepEqual((await store.read([pool], soon()))[0]?.allocations, [taker]);
+  });
+
+  it('reads every pool of one call at one revision, across pages', async () => {
+    const a = fresh();
+    const b = { networkName: a.networkName, range: '198.18.1.0/24' };
+    // each commit adds one allocation to both pools; a read at one revision sees equal counts
+    const writer = new EtcdStore({ endpoints: cluster.endpoints() });
+    const reader = new EtcdStore({ endpoints: cluster.endpoints(), pageSize: 7 });
+    let n = 0;
+    let stop = false;
+    const writing = (async () => {
+      while (!stop && n < 120) {
+        const x = alloc(n, `w${n}`);
+        const y = { ...alloc(n, `w${n}`), address: `198.18.1.${n}` };
+        assert.equal(await writer.commit([{ op: 'create', pool: a, allocation: x }, { op: 'create', pool: b, allocation: y }], soon()), true);
+        n++;
+      }
+    })();
+    const counts: number[] = [];
+    while (n < 120) {
+      const [sa, sb] = await reader.read([a, b], soon());
+      assert.equal(sa!.allocations.length, sb!.allocations.length, `pool a ${sa!.allocations.length}, pool b ${sb!.allocations.length}`);
+      assert.equal(sa!.revision, sb!.revision);
+      counts.push(sa!.allocations.length);
+    }
+    stop = true;
+    await writing;
+    const [sa] = await reader.read([a], soon());
+    assert.equal(sa!.allocations.length, 120);
+    assert.deepEqual(new Set(sa!.allocations.map((x) => x.offset)).size, 120);
+    assert.ok(counts.length > 1, 'the reader overlapped the writer');
+    await writer.close();
+    await reader.close();
+  });
+
+  it('a record that is not ours to parse fails clearly, naming the key', async () => {
+    const raw = new Etcd3({ hosts: cluster.endpoints() });
+    await raw.put('/whereabouts/junk/pools/198.18.0.0-24/5').value('{not json');
+    raw.close();
+    await assert.rejects(store.read([pools('junk')], soon()), (err: Error) => {
+      assert.ok(err instanceof StoreUnavailableError);
+      assert.match(err.message, /\/whereabouts\/junk\/pools\/198\.18\.0\.0-24\/5 does not hold JSON/);
+      return true;
+    });
+  });
+
+  it('nothing listening: StoreUnavailableError naming the endpoints, within the deadline', async () => {
+    const dead = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+    const s = openEtcdStore({ endpoints: dead });
+    for (const call of [() => s.commit(allocate(POOL_A, alloc(1, 'x')), { deadline: Date.now() + 2000 }), () => s.health({ deadline: Date.now() + 2000 })]) {
+      const t0 = Date.now();
+      await assert.rejects(call(), (err: Error) => {
+        assert.ok(err instanceof StoreUnavailableError, String(err));
+        assert.ok(err.message.includes(dead[0]!) && err.message.includes(dead[1]!), err.message);
+        return true;
+      });
+      assert.ok(Date.now() - t0 < 2000 + 1000, `took ${Date.now() - t0} ms`);
+    }
+    await s.close();
+  });
+
+  describe('auth', function () {
+    let authed: EtcdCluster;
+    before(async function () {
+      requireRootTools(this, [ETCD]);
+      authed = await EtcdCluster.start();
+      await authed.enableAuth('wae-user', 'wae-secret');
+    });
+    after(async () => authed?.close());
+
+    it('a user and password from etcd_username/etcd_password can allocate; a wrong password is refused clearly', async () => {
+      const good = openEtcdStore({ endpoints: authed.endpoints(), username: 'wae-user', password: 'wae-secret' });
+      const a = alloc(3, 'auth');
+      assert.equal(await good.commit(allocate(POOL_A, a), soon()), true);
+      assert.deepEqual((await good.read([POOL_A], soon()))[0]?.allocations, [a]);
+      await good.close();
+      for (const cfg of [{ username: 'wae-user', password: 'wrong' }, {}]) {
+        const bad = openEtcdStore({ endpoints: authed.endpoints(), ...cfg });
+        await assert.rejects(bad.commit(allocate(POOL_A, alloc(4, 'intruder')), soon()), (err: Error) => {
+          assert.ok(err instanceof StoreUnavailableError, String(err));
+          assert.match(err.message, /auth|permission|user/i);
+          return true;
+        });
+        await bad.close();
+      }
+      const check = openEtcdStore({ endpoints: authed.endpoints(), username: 'wae-user', password: 'wae-secret' });
+      assert.deepEqual((await check.read([POOL_A], soon()))[0]?.allocations, [a]);
+      await check.close();
+    });
+  });
+
+  describe('TLS', function () {
+    let secure: EtcdCluster;
+    let dir = '';
+    let certs: ReturnType<typeof makeCerts>;
+    before(async function () {
+      requireRootTools(this, [ETCD, OPENSSL]);
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), `cdt-wae-tls-${process.pid}-`));
+      certs = makeCerts(dir);
+      secure = await EtcdCluster.start({ tls: certs });
+    });
+    after(async () => {
+      await secure?.close();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('etcd_ca_cert_file, etcd_cert_file and etcd_key_file: a client certificate signed by the CA allocates', async () => {
+      // endpoints without a scheme, as etcd_host is often written: TLS files make them https
+      const hosts = secure.endpoints().map((e) => e.replace(/^https:\/\//, ''));
+      const s = openEtcdStore({ endpoints: hosts, caCertFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey });
+      assert.match(s.endpoint, /^etcd https:\/\/127\.0\.0\.1:\d+,https:/);
+      const a = alloc(5, 'tls');
+      assert.equal(await s.commit(allocate(POOL_A, a), soon()), true);
+      assert.deepEqual((await s.read([POOL_A], soon()))[0]?.allocations, [a]);
+      await s.close();
+    });
+
+    it('no client certificate, or a missing key file: a clear StoreUnavailableError', async () => {
+      const noCert = openEtcdStore({ endpoints: secure.endpoints(), caCertFile: certs.ca });
+      await assert.rejects(noCert.health({ deadline: Date.now() + 3000 }), StoreUnavailableError);
+      await noCert.close();
+      assert.throws(
+        () => openEtcdStore({ endpoints: secure.endpoints(), caCertFile: certs.ca, certFile: certs.clientCert, keyFile: path.join(dir, 'nope.key') }),
+        (err: Error) => err instanceof StoreUnavailableError && /etcd_key_file .*nope\.key/.test(err.message),
+      );
+      assert.throws(() => openEtcdStore({ endpoints: secure.endpoints(), certFile: certs.clientCert }), /etcd_cert_file and etcd_key_file go together/);
+    });
+  });
+});
