@@ -15,6 +15,7 @@ want() { # want <file that proves it is installed> <package>
 }
 want /usr/sbin/dnsmasq dnsmasq-base
 want /usr/sbin/kea-dhcp4 kea-dhcp4-server
+want /usr/sbin/kea-dhcp6 kea-dhcp6-server
 want /usr/sbin/dhcpd isc-dhcp-server
 want /bin/busybox busybox
 want /usr/lib/cni/bridge containernetworking-plugins

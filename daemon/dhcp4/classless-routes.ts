@@ -4,8 +4,8 @@
  */
 import { MalformedPacketError } from '../../shared/errors';
 import { maskBitsFromPrefix, uint32ToIp } from './addr';
-import { ByteReader } from './byte-reader';
-import { ByteWriter } from './byte-writer';
+import { ByteReader } from '../wire/byte-reader';
+import { ByteWriter } from '../wire/byte-writer';
 import type { Route } from './types';
 
 /**

@@ -2,7 +2,8 @@
 export * from './types';
 export { decodeMessage, encodeMessage, MAGIC_COOKIE, MIN_MESSAGE_SIZE } from './message-codec';
 export { parseReplyParams, REPLY_PARAM_OPTIONS } from './reply-params';
-export { encodeIpUdp, decodeIpUdp, internetChecksum, type IpUdpPacket, type IpUdpSpec } from './ip-udp';
+export { encodeIpUdp, decodeIpUdp, type IpUdpPacket, type IpUdpSpec } from './ip-udp';
+export { internetChecksum } from '../wire/checksum';
 export {
   ipToBuffer,
   bufferToIp,
@@ -15,4 +16,4 @@ export {
 export { describeMessageType } from './message-type';
 export { parseClasslessRoutes, encodeClasslessRoutes, MAX_CLASSLESS_ROUTES } from './classless-routes';
 export { parseStaticRoutes } from './static-routes';
-export { parseDnsNameText, parseDomainSearch, MAX_SEARCH_NAMES } from './dns-name';
+export { parseDnsNameText, parseDomainSearch, MAX_SEARCH_NAMES } from '../wire/dns-name';

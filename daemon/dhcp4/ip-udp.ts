@@ -4,7 +4,8 @@
  */
 import { MalformedPacketError } from '../../shared/errors';
 import { bufferToIp, ipToBuffer } from './addr';
-import { ByteWriter } from './byte-writer';
+import { ByteWriter } from '../wire/byte-writer';
+import { internetChecksum, udpChecksum } from '../wire/checksum';
 
 const IP_HEADER_LEN = 20;
 const UDP_HEADER_LEN = 8;
@@ -25,29 +26,6 @@ export interface IpUdpSpec extends IpUdpPacket {
   ttl?: number;
 }
 
-/** RFC 1071 one's complement sum over `parts`, folded to 16 bits (not yet inverted). */
-function onesComplementSum(parts: Buffer[]): number {
-  let sum = 0;
-  let odd: number | undefined; // a byte left over from an odd-length part pairs with the next
-  for (const part of parts) {
-    for (const b of part) {
-      if (odd === undefined) {
-        odd = b;
-      } else {
-        sum += (odd << 8) | b;
-        odd = undefined;
-      }
-    }
-  }
-  if (odd !== undefined) sum += odd << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
-}
-
-export function internetChecksum(...parts: Buffer[]): number {
-  return ~onesComplementSum(parts) & 0xffff;
-}
-
 function pseudoHeader(src: Buffer, dst: Buffer, udpLength: number): Buffer {
   const p = Buffer.alloc(12);
   src.copy(p, 0);
@@ -55,6 +33,11 @@ function pseudoHeader(src: Buffer, dst: Buffer, udpLength: number): Buffer {
   p[9] = PROTO_UDP;
   p.writeUInt16BE(udpLength, 10);
   return p;
+}
+
+/** The UDP checksum over IPv4 of `udp` (its checksum field as given); 0 verifies a received one. */
+export function udp4Checksum(src: Buffer, dst: Buffer, udp: Buffer): number {
+  return internetChecksum(pseudoHeader(src, dst, udp.length), udp);
 }
 
 export function encodeIpUdp(spec: IpUdpSpec): Buffer {
@@ -75,9 +58,7 @@ export function encodeIpUdp(spec: IpUdpSpec): Buffer {
 
   packet.writeUInt16BE(internetChecksum(packet.subarray(0, IP_HEADER_LEN)), 10);
   const udp = packet.subarray(IP_HEADER_LEN);
-  const sum = internetChecksum(pseudoHeader(src, dst, udpLength), udp);
-  // RFC 768: a computed 0 is sent as 0xffff, since 0 means "no checksum".
-  packet.writeUInt16BE(sum === 0 ? 0xffff : sum, IP_HEADER_LEN + 6);
+  packet.writeUInt16BE(udpChecksum(pseudoHeader(src, dst, udpLength), udp), IP_HEADER_LEN + 6);
   return packet;
 }
 
@@ -110,7 +91,7 @@ export function decodeIpUdp(buf: Buffer): IpUdpPacket {
   const udp = ip.subarray(ihl, ihl + udpLength);
   const src = ip.subarray(12, 16);
   const dst = ip.subarray(16, 20);
-  if (udp.readUInt16BE(6) !== 0 && internetChecksum(pseudoHeader(src, dst, udpLength), udp) !== 0) {
+  if (udp.readUInt16BE(6) !== 0 && udp4Checksum(src, dst, udp) !== 0) {
     throw new MalformedPacketError('bad UDP checksum');
   }
   return {

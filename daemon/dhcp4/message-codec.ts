@@ -6,7 +6,7 @@
  */
 import { MalformedPacketError } from '../../shared/errors';
 import { bufferToIp } from './addr';
-import { ByteWriter } from './byte-writer';
+import { ByteWriter } from '../wire/byte-writer';
 import { OptionAccumulator, walkOptions, writeOptions } from './options-codec';
 import { BootOp, Opt, type DhcpMessage } from './types';
 

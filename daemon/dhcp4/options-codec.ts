@@ -4,7 +4,7 @@
  */
 import { MalformedPacketError } from '../../shared/errors';
 import { Opt } from './types';
-import type { ByteWriter } from './byte-writer';
+import type { ByteWriter } from '../wire/byte-writer';
 
 /**
  * Collects option fragments across the options, file and sname areas, keeping first-seen order.

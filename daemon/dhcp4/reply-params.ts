@@ -6,7 +6,7 @@
 import { MalformedPacketError } from '../../shared/errors';
 import { bufferToIp, prefixFromMask } from './addr';
 import { parseClasslessRoutes } from './classless-routes';
-import { parseDnsNameText, parseDomainSearch } from './dns-name';
+import { parseDnsNameText, parseDomainSearch } from '../wire/dns-name';
 import { parseStaticRoutes } from './static-routes';
 import { Opt, type ReplyParams } from './types';
 

@@ -9,7 +9,7 @@
  * Destinations the RFC calls illegal (0.0.0.0) and class D/E ones are skipped entry by entry.
  */
 import { MalformedPacketError } from '../../shared/errors';
-import { ByteReader } from './byte-reader';
+import { ByteReader } from '../wire/byte-reader';
 import { ipToUint32 } from './addr';
 import { MAX_CLASSLESS_ROUTES } from './classless-routes';
 import type { Route } from './types';

@@ -5,11 +5,13 @@
  *
  * Frames that crossed a veth or a bridge from a local sender usually still carry a partial
  * UDP checksum (checksum offload: the kernel never computed it, and says so with
- * TP_STATUS_CSUMNOTREADY). We complete it here, so the codec can check checksums on every
+ * TP_STATUS_CSUMNOTREADY). We complete it here (IPv4 and IPv6), so the codec can check checksums on every
  * packet the same way. This is what sd-dhcp-client and busybox udhcpc do too.
  */
 import * as koffi from 'koffi';
 import * as libc from './libc';
+import { udp4Checksum } from '../dhcp4/ip-udp';
+import { IP6_HEADER_LEN, udp6Checksum } from '../dhcp6/ip6-udp';
 
 /** Larger frames are dropped (reported as 'truncated'); DHCP replies are far smaller. */
 export const RX_BUFFER_SIZE = 2048;
@@ -106,20 +108,34 @@ function auxStatus(mem: Buffer): number {
   return 0;
 }
 
-/** Writes the UDP checksum of an IPv4/UDP packet in place; leaves anything else alone. */
+/**
+ * Writes the UDP checksum of an IPv4/UDP or IPv6/UDP packet (no extension headers) in place;
+ * leaves anything else alone.
+ */
 export function completeUdpChecksum(pkt: Buffer): void {
-  if (pkt.length < 20 || pkt[0]! >> 4 !== 4 || pkt[9] !== 17) return;
-  const ihl = (pkt[0]! & 0x0f) * 4;
-  if (ihl < 20 || pkt.length < ihl + 8) return;
-  const udpLen = pkt.readUInt16BE(ihl + 4);
-  if (udpLen < 8 || ihl + udpLen > pkt.length) return;
-  pkt.writeUInt16BE(0, ihl + 6);
-  let sum = 17 + udpLen;
-  for (let i = 12; i < 20; i += 2) sum += pkt.readUInt16BE(i);
-  const end = ihl + udpLen;
-  for (let i = ihl; i + 1 < end; i += 2) sum += pkt.readUInt16BE(i);
-  if (udpLen & 1) sum += pkt[end - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const csum = ~sum & 0xffff;
-  pkt.writeUInt16BE(csum === 0 ? 0xffff : csum, ihl + 6);
+  const version = (pkt[0] ?? 0) >> 4;
+  let udpAt: number;
+  let src: Buffer;
+  let dst: Buffer;
+  if (version === 4) {
+    if (pkt.length < 20 || pkt[9] !== 17) return;
+    udpAt = (pkt[0]! & 0x0f) * 4;
+    if (udpAt < 20) return;
+    src = pkt.subarray(12, 16);
+    dst = pkt.subarray(16, 20);
+  } else if (version === 6) {
+    if (pkt.length < IP6_HEADER_LEN || pkt[6] !== 17) return;
+    udpAt = IP6_HEADER_LEN;
+    src = pkt.subarray(8, 24);
+    dst = pkt.subarray(24, 40);
+  } else {
+    return;
+  }
+  if (pkt.length < udpAt + 8) return;
+  const udpLen = pkt.readUInt16BE(udpAt + 4);
+  if (udpLen < 8 || udpAt + udpLen > pkt.length) return;
+  const udp = pkt.subarray(udpAt, udpAt + udpLen);
+  udp.writeUInt16BE(0, 6);
+  const sum = version === 4 ? udp4Checksum(src, dst, udp) : udp6Checksum(src, dst, udp);
+  udp.writeUInt16BE(sum === 0 ? 0xffff : sum, 6);
 }

@@ -162,6 +162,7 @@ export function createBridge(ns: TestNetns, name: string, ports: string[] = []):
   ns.ip('link', 'set', name, 'up');
 }
 
+/** A fresh path under the temp directory, removed at cleanup (also when made a directory). */
 export function tempFile(prefix: string): string {
   const file = path.join(os.tmpdir(), `cdt-${prefix}-${process.pid}-${counter++}`);
   created.files.push(file);
@@ -198,7 +199,7 @@ function cleanupSync(): void {
     spawnSync('ip', ['-n', l.ns, 'link', 'del', l.ifname], { stdio: 'ignore' });
   }
   for (const ns of created.netns.splice(0).reverse()) deleteNetns(ns);
-  for (const f of created.files.splice(0)) fs.rmSync(f, { force: true });
+  for (const f of created.files.splice(0)) fs.rmSync(f, { force: true, recursive: true });
 }
 
 /** Registers `after(cleanupNetns)` in the calling describe block. */

@@ -3,8 +3,8 @@ import { MalformedPacketError } from '../../shared/errors';
 import {
   bufferToIp, describeMessageType, ipToBuffer, isValidIPv4, maskFromPrefix, prefixFromMask,
 } from '../../daemon/dhcp4';
-import { ByteWriter } from '../../daemon/dhcp4/byte-writer';
-import { ByteReader } from '../../daemon/dhcp4/byte-reader';
+import { ByteWriter } from '../../daemon/wire/byte-writer';
+import { ByteReader } from '../../daemon/wire/byte-reader';
 
 describe('dhcp4 address helpers', () => {
   it('isValidIPv4 accepts strict dotted quads only', () => {

@@ -2,7 +2,8 @@
  * An append-only big-endian writer that grows as needed. Values out of range are programming
  * errors (we only ever encode our own messages) and throw RangeError.
  */
-import { ipToBuffer } from './addr';
+import { ipToBuffer } from '../dhcp4/addr';
+import { ip6ToBuffer } from '../dhcp6/addr6';
 
 export class ByteWriter {
   private buf: Buffer;
@@ -56,6 +57,10 @@ export class ByteWriter {
 
   ip(ip: string): this {
     return this.bytes(ipToBuffer(ip));
+  }
+
+  ip6(ip: string): this {
+    return this.bytes(ip6ToBuffer(ip));
   }
 
   /** n zero bytes (the buffer is zero-filled, so reserving is enough). */

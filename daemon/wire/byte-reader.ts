@@ -3,6 +3,7 @@
  * so parsers written against it cannot read out of bounds (the dhcpcd CVE-2019-11579 class).
  */
 import { MalformedPacketError } from '../../shared/errors';
+import { bufferToIp6 } from '../dhcp6/addr6';
 
 export class ByteReader {
   private pos = 0;
@@ -60,5 +61,10 @@ export class ByteReader {
   ip(): string {
     const b = this.bytes(4);
     return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  }
+
+  /** The next 16 bytes as canonical IPv6 text. */
+  ip6(): string {
+    return bufferToIp6(this.bytes(16));
   }
 }

@@ -1,5 +1,6 @@
 /**
- * DNS name validation for options 12, 15 and 119. These values end up in resolv.conf, in logs
+ * DNS names for DHCPv4 options 12, 15 and 119 and DHCPv6 option 24, the one codec of RFC 1035
+ * names in the code base. These values end up in resolv.conf, in logs
  * and possibly in hook scripts, so only plain hostname characters pass: a value such as
  * "x$(reboot)" or "a;b" is refused whole (CVE-2018-1111, where dhclient hooks ran such values
  * through a shell). We never pass them to a shell either.
@@ -56,9 +57,11 @@ function checkName(labels: string[]): void {
  * Decodes option 119 (RFC 3397): a sequence of RFC 1035 wire-format names, where a compression
  * pointer refers to an earlier offset in the same (concatenated) option. Every pointer must land
  * before both the start of the name being read and the previous pointer's target, so the walk
- * always moves backwards and terminates; MAX_POINTERS bounds it further.
+ * always moves backwards and terminates; MAX_POINTERS bounds it further. DHCPv6 option 24
+ * (RFC 8415 §10) forbids compression: pass `compression: false` and any pointer is malformed.
  */
-export function parseDomainSearch(value: Buffer): string[] {
+export function parseDomainSearch(value: Buffer, opts: { compression?: boolean } = {}): string[] {
+  const compression = opts.compression ?? true;
   if (value.length === 0) throw new MalformedPacketError('empty domain search list');
   const names: string[] = [];
   let pos = 0;
@@ -66,7 +69,7 @@ export function parseDomainSearch(value: Buffer): string[] {
     if (names.length === MAX_SEARCH_NAMES) {
       throw new MalformedPacketError(`more than ${MAX_SEARCH_NAMES} search domains`);
     }
-    const { labels, next } = readWireName(value, pos);
+    const { labels, next } = readWireName(value, pos, compression);
     if (labels.length === 0) throw new MalformedPacketError('root name in search list');
     checkName(labels);
     names.push(labels.join('.'));
@@ -75,7 +78,7 @@ export function parseDomainSearch(value: Buffer): string[] {
   return names;
 }
 
-function readWireName(value: Buffer, start: number): { labels: string[]; next: number } {
+function readWireName(value: Buffer, start: number, compression: boolean): { labels: string[]; next: number } {
   const labels: string[] = [];
   let p = start;
   let barrier = start;
@@ -90,6 +93,7 @@ function readWireName(value: Buffer, start: number): { labels: string[]; next: n
     }
     const kind = len & 0xc0;
     if (kind === 0xc0) {
+      if (!compression) throw new MalformedPacketError(`compression pointer at ${p} where names must be uncompressed`);
       const low = value[p + 1];
       if (low === undefined) throw new MalformedPacketError(`truncated pointer at ${p}`);
       const target = ((len & 0x3f) << 8) | low;
@@ -115,4 +119,23 @@ function readWireName(value: Buffer, start: number): { labels: string[]; next: n
     labels.push(raw.toString('ascii'));
     p += 1 + len;
   }
+}
+
+/**
+ * Names → concatenated uncompressed wire format (each label length-prefixed, a 0 after each
+ * name). Invalid names are programming errors and throw RangeError.
+ */
+export function encodeDnsNames(names: readonly string[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const name of names) {
+    const labels = name.replace(/\.$/, '').split('.');
+    try {
+      checkName(labels);
+    } catch (err) {
+      throw new RangeError(`invalid DNS name ${JSON.stringify(name)}: ${(err as Error).message}`);
+    }
+    for (const label of labels) parts.push(Buffer.from([label.length]), Buffer.from(label, 'ascii'));
+    parts.push(Buffer.from([0]));
+  }
+  return Buffer.concat(parts);
 }
