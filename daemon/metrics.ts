@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics (prom-client) on a private registry, served only when
  * --metrics-address is given. Lease counts by state are computed at scrape time.
+ * Without that flag the daemon takes noMetrics(), and prom-client is never loaded: it is
+ * ~5 MB of an idle daemon's anonymous memory.
  */
-import * as http from 'node:http';
-import * as client from 'prom-client';
+import type * as http from 'node:http';
+import type * as client from 'prom-client';
 
 export interface Metrics {
   registry: client.Registry;
@@ -19,6 +21,8 @@ export interface Metrics {
 }
 
 export function createMetrics(leasesByState: () => Record<string, number>, withProcessMetrics = true): Metrics {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const client = require('prom-client') as typeof import('prom-client');
   const registry = new client.Registry();
   if (withProcessMetrics) client.collectDefaultMetrics({ register: registry, prefix: 'cni_dhcp_' });
   new client.Gauge({
@@ -58,7 +62,21 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
   };
 }
 
+/**
+ * Metrics that count nothing, for a daemon without --metrics-address. Every member, whatever
+ * Metrics grows to hold, is one object whose methods do nothing (labels() returns it again).
+ */
+export function noMetrics(): Metrics {
+  const timer = () => 0;
+  const metric: object = new Proxy({}, {
+    get: (_t, key) => (key === 'labels' ? () => metric : key === 'startTimer' ? () => timer : key === 'then' ? undefined : () => undefined),
+  });
+  return new Proxy({}, { get: (_t, key) => (key === 'then' ? undefined : metric) }) as Metrics;
+}
+
 export function serveMetrics(metrics: Metrics, address: string): Promise<http.Server> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require('node:http') as typeof import('node:http');
   const m = /^(.*):(\d+)$/.exec(address);
   if (!m) throw new Error(`--metrics-address must be host:port, got ${JSON.stringify(address)}`);
   const host = (m[1] as string).replace(/^\[|\]$/g, '') || '0.0.0.0';
