@@ -5,7 +5,7 @@
  */
 import { IncompatibleVersionError } from '../shared/errors';
 import { compareVersions, requireAtLeast } from '../shared/cni-version';
-import type { RunCniOptions, VerbHandler } from '../shared/cni-skel';
+import type { VerbHandler } from '../shared/cni-skel';
 import { loadStaticConfig, readNetworkHeader } from './static-config';
 import { renderStaticResult } from './static-result';
 import { checkStatic } from './static-check';
@@ -41,5 +41,4 @@ const gc: VerbHandler = async (_env, _stdin, raw) => {
 
 export const staticHandlers = { ADD: add, CHECK: check, DEL: del, STATUS: status, GC: gc };
 
-/** CNI_ARGS is parsed by the ADD and CHECK verbs themselves, with the reference's rules. */
-export const staticRunOptions: RunCniOptions = { strictArgs: false };
+export { staticRunOptions } from './static-options';
