@@ -164,6 +164,8 @@ export interface ProcSample {
   /** VmRSS split: anonymous (heap, stacks) and file-backed (the mapped executable and libraries, shared with other processes) */
   rssAnonKb: number;
   rssFileKb: number;
+  /** proportional set size (smaps_rollup): each shared page divided among the processes mapping it; what the daemon costs the node */
+  pssKb: number;
   cpuTicks: number;
   fds: number;
 }
@@ -182,7 +184,13 @@ export function sampleProc(pid: number): ProcSample {
     fds = -1;
   }
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? -1);
-  return { rssKb: rss ? Number(rss[1]) : -1, rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), cpuTicks, fds };
+  let pssKb = -1;
+  try {
+    pssKb = Number(/^Pss:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? -1);
+  } catch {
+    // a kernel without smaps_rollup (< 4.14): no PSS
+  }
+  return { rssKb: rss ? Number(rss[1]) : -1, rssAnonKb: kb('RssAnon'), rssFileKb: kb('RssFile'), pssKb, cpuTicks, fds };
 }
 
 export const CLK_TCK = 100;
@@ -195,14 +203,16 @@ export interface DistSnapshot {
   built: Date;
 }
 
-export function snapshotDist(): DistSnapshot {
-  if (!fs.existsSync(SHIM)) throw new Error(`${SHIM} is missing: run \`npm run build\` first`);
+/** `from`: another built tree (a checkout's dist/, with node_modules beside it), e.g. an older commit to compare with. */
+export function snapshotDist(from = DIST): DistSnapshot {
+  const shim = path.join(from, 'cni', 'dhcp');
+  if (!fs.existsSync(shim)) throw new Error(`${shim} is missing: run \`npm run build\` first`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `${PREFIX}-dist-`));
   dirs.add(root);
-  const built = fs.statSync(SHIM).mtime;
-  fs.cpSync(DIST, path.join(root, 'dist'), { recursive: true });
-  // the daemon bundle requires koffi (external): resolve it from the repository's node_modules
-  fs.symlinkSync(path.join(path.dirname(DIST), 'node_modules'), path.join(root, 'node_modules'));
+  const built = fs.statSync(shim).mtime;
+  fs.cpSync(from, path.join(root, 'dist'), { recursive: true });
+  // the daemon bundle requires koffi (external): resolve it from the tree's node_modules
+  fs.symlinkSync(path.join(path.dirname(from), 'node_modules'), path.join(root, 'node_modules'));
   const snap = { root, shim: path.join(root, 'dist', 'cni', 'dhcp'), cli: path.join(root, 'dist', 'bin', 'cni-dhcp'), built };
   for (const f of [snap.shim, snap.cli, path.join(root, 'dist', 'lib', 'daemon.js')]) if (!fs.existsSync(f)) throw new Error(`${f} missing from the copy of dist/ (a build running?)`);
   return snap;

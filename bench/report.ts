@@ -14,6 +14,7 @@ export interface SideResults {
   rssIdleKb?: number;
   rssIdleAnonKb?: number;
   rssIdleFileKb?: number;
+  pssIdleKb?: number;
   seqAddMs?: number[];
   seqAddFailures?: number;
   seqDelMs?: number[];
@@ -21,7 +22,7 @@ export interface SideResults {
   ipamDelMs?: number[];
   ipamFailures?: number;
   bursts?: Array<{ size: number; wallMs: number; failures: number; p50Ms: number; p95Ms: number }>;
-  rssAt?: Array<{ leases: number; target: number; rssKb: number; rssAnonKb?: number; rssFileKb?: number; fds: number; serverLeases: number; daemonBound?: number }>;
+  rssAt?: Array<{ leases: number; target: number; rssKb: number; rssAnonKb?: number; rssFileKb?: number; pssKb?: number; fds: number; serverLeases: number; daemonBound?: number }>;
   fillFailures?: number;
   cpu?: { leases: number; windowS: number; cpuSecondsPerMin: number; acksPerMin: number; rssEndKb: number; serverLeases: number; daemonBound?: number };
   restart?: {
@@ -205,6 +206,25 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
+/** RSS / anonymous / PSS of each daemon, idle and at each lease count: one column per figure and side. */
+export function memoryTable(r: BenchResults): string {
+  type M = { rss?: number; anon?: number; pss?: number };
+  const at = (s: SideResults | undefined, i: number | 'idle'): M => {
+    if (!s) return {};
+    if (i === 'idle') return { rss: s.rssIdleKb, anon: s.rssIdleAnonKb, pss: s.pssIdleKb };
+    const a = s.rssAt?.[i];
+    return { rss: a?.rssKb, anon: a?.rssAnonKb, pss: a?.pssKb };
+  };
+  const mb = (kb: number | undefined) => (kb === undefined || kb < 0 ? '—' : fmtMb(kb));
+  const points: Array<[string, number | 'idle']> = [['idle', 'idle'], ...r.sizes.leases.map((L, i): [string, number] => [`${r.ours?.rssAt?.[i]?.leases ?? r.ref?.rssAt?.[i]?.leases ?? L} leases`, i])];
+  const rows = points.map(([label, i]) => {
+    const o = at(r.ours, i);
+    const x = at(r.ref, i);
+    return [label, mb(o.rss), mb(o.anon), mb(o.pss), mb(x.rss), mb(x.anon), mb(x.pss)];
+  });
+  return table(['daemon', 'ours RSS', 'ours anon', 'ours PSS', 'ref RSS', 'ref anon', 'ref PSS'], rows);
+}
+
 export function renderMarkdown(r: BenchResults, parts: { preamble: string; analysis: string }): string {
   const { sizes, machine: m, versions: v, floors: f, startup: st } = r;
   const out: string[] = [];
@@ -219,6 +239,13 @@ export function renderMarkdown(r: BenchResults, parts: { preamble: string; analy
   out.push('');
   out.push(table(['figure', 'ours', 'reference', 'ratio (ours/ref)'], figureRows(r)));
   out.push('');
+  out.push('### Daemon memory: RSS, anonymous, PSS', '');
+  out.push(memoryTable(r), '');
+  out.push(
+    'RSS counts every resident page the daemon maps, including the node binary and libraries that other node processes share; ' +
+      'anonymous (RssAnon) is its own heap and stacks; PSS (smaps_rollup) divides each shared page among the processes mapping it: what the daemon costs the node.',
+    '',
+  );
   out.push('### Floors (context for the start-up figures)', '');
   out.push(
     table(

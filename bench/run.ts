@@ -74,6 +74,8 @@ interface Cli {
   nodeArgs: string[];
   /** re-render the Markdown from a saved --json file (after editing preamble.md or analysis.md) */
   fromJson: string | undefined;
+  /** --dist: our side runs this built tree instead of ./dist (e.g. an older commit's, to compare) */
+  dist: string | undefined;
   argv: string[];
 }
 
@@ -90,6 +92,7 @@ function parseArgs(argv: string[]): Cli {
   let profile = false;
   let nodeArgs: string[] = [];
   let fromJson: string | undefined;
+  let dist: string | undefined;
   const num = (v: string | undefined, flag: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} needs a number`);
@@ -109,6 +112,7 @@ function parseArgs(argv: string[]): Cli {
       case '--keep': keep = true; break;
       case '--profile': profile = true; custom = true; break;
       case '--from-json': fromJson = path.resolve(v ?? ''); i++; break;
+      case '--dist': dist = path.resolve(v ?? ''); i++; custom = true; break;
       case '--node-args': nodeArgs = (v ?? '').split(/\s+/).filter(Boolean); custom = true; i++; break;
       case '--seq': sizes.seq = num(v, a); i++; custom = true; break;
       case '--ipam': sizes.ipam = num(v, a); i++; custom = true; break;
@@ -119,7 +123,7 @@ function parseArgs(argv: string[]): Cli {
       case '-h':
       case '--help':
         process.stdout.write(
-          'usage: npm run bench -- [--quick|--smoke] [--out FILE] [--json FILE] [--only ours|ref] [--keep] [--profile] [--node-args \'FLAGS\']\n' +
+          'usage: npm run bench -- [--quick|--smoke] [--out FILE] [--json FILE] [--only ours|ref] [--keep] [--profile] [--node-args \'FLAGS\'] [--dist DIR]\n' +
             '                      [--seq N] [--ipam N] [--bursts A,B] [--leases A,B] [--cpu-window S] [--startup-runs N]\n' +
             '       npm run bench -- --from-json FILE [--out FILE]   (re-render the Markdown of a saved run)\n',
         );
@@ -137,7 +141,7 @@ function parseArgs(argv: string[]): Cli {
   // the Markdown can be re-rendered after editing bench/preamble.md or bench/analysis.md (--from-json)
   out ??= sizes.mode === 'full' ? path.join(REPO, 'BENCHMARKS.md') : path.join(os.tmpdir(), `cni-dhcp-bench-${sizes.mode}.md`);
   json ??= sizes.mode === 'full' ? path.join(REPO, 'bench', 'results-full.json') : undefined;
-  return { sizes, out, json, only, keep, profile, nodeArgs, fromJson, argv };
+  return { sizes, out, json, only, keep, profile, nodeArgs, fromJson, dist, argv };
 }
 
 const log = (msg: string): void => {
@@ -325,6 +329,7 @@ class SideRun {
       this.res.rssIdleKb = smp.rssKb;
       this.res.rssIdleAnonKb = smp.rssAnonKb;
       this.res.rssIdleFileKb = smp.rssFileKb;
+      this.res.pssIdleKb = smp.pssKb;
     });
   }
 
@@ -420,6 +425,7 @@ class SideRun {
         rssKb: smp.rssKb,
         rssAnonKb: smp.rssAnonKb,
         rssFileKb: smp.rssFileKb,
+        pssKb: smp.pssKb,
         fds: smp.fds,
         serverLeases: await this.lab.serverLeases(),
         daemonBound: this.side === 'ours' ? await boundViaCli(this.lab, this.d.socketPath) : undefined,
@@ -575,7 +581,7 @@ async function main(): Promise<void> {
   if (swept.length) log(`swept ${swept.length} stale cdb- namespaces`);
   const started = Date.now();
   log(`mode ${cli.sizes.mode}: ${JSON.stringify(cli.sizes)}`);
-  const dist = snapshotDist();
+  const dist = snapshotDist(cli.dist);
   const labs: Record<Side, BenchLab> = { ours: await BenchLab.create('o', dist), ref: await BenchLab.create('r', dist) };
   if (cli.keep) log(`logs kept in ${labs.ours.dir} and ${labs.ref.dir}`);
   let results: BenchResults;

@@ -8,7 +8,7 @@ import { LeaseManager } from './lease-manager';
 import { LeaseStore } from './lease-store';
 import { listen } from './listen';
 import { createLogger, type Logger } from './log';
-import { createMetrics, serveMetrics } from './metrics';
+import { createMetrics, noMetrics, serveMetrics } from './metrics';
 import { notifySystemd } from './sd-notify';
 import { RpcServer, type MethodHandler } from './rpc-server';
 import * as v from './rpc-validate';
@@ -19,7 +19,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ sto
   const store = new LeaseStore(opts.stateDir);
   store.init();
   let manager: LeaseManager | undefined;
-  const metrics = createMetrics(() => manager?.byState() ?? {});
+  const metrics = opts.metricsAddress ? createMetrics(() => manager?.byState() ?? {}) : noMetrics();
   manager = new LeaseManager({
     store,
     log,

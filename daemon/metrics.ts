@@ -1,9 +1,13 @@
 /**
  * Prometheus metrics (prom-client) on a private registry, served only when
  * --metrics-address is given. Lease counts by state are computed at scrape time.
+ * Without that flag the daemon takes noMetrics(), and prom-client is never loaded: it is
+ * ~5 MB of an idle daemon's anonymous memory.
  */
-import * as http from 'node:http';
-import * as client from 'prom-client';
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import * as path from 'node:path';
+import type * as client from 'prom-client';
 
 export interface Metrics {
   registry: client.Registry;
@@ -21,7 +25,19 @@ export interface Metrics {
   renewSeconds: client.Histogram<string>;
 }
 
+/**
+ * prom-client from its own bundle next to the daemon's (dist/lib/prom-client.js, built by
+ * scripts/build.mjs), so that its 170 KB of source is not even read by a daemon without
+ * metrics; from node_modules when running from source.
+ */
+function loadPromClient(): typeof import('prom-client') {
+  const built = path.join(__dirname, 'prom-client.js');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (fs.existsSync(built) ? require(built) : require('prom-client')) as typeof import('prom-client');
+}
+
 export function createMetrics(leasesByState: () => Record<string, number>, withProcessMetrics = true): Metrics {
+  const client = loadPromClient();
   const registry = new client.Registry();
   if (withProcessMetrics) client.collectDefaultMetrics({ register: registry, prefix: 'cni_dhcp_' });
   new client.Gauge({
@@ -64,7 +80,21 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
   };
 }
 
+/**
+ * Metrics that count nothing, for a daemon without --metrics-address. Every member, whatever
+ * Metrics grows to hold, is one object whose methods do nothing (labels() returns it again).
+ */
+export function noMetrics(): Metrics {
+  const timer = () => 0;
+  const metric: object = new Proxy({}, {
+    get: (_t, key) => (key === 'labels' ? () => metric : key === 'startTimer' ? () => timer : key === 'then' ? undefined : () => undefined),
+  });
+  return new Proxy({}, { get: (_t, key) => (key === 'then' ? undefined : metric) }) as Metrics;
+}
+
 export function serveMetrics(metrics: Metrics, address: string): Promise<http.Server> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const http = require('node:http') as typeof import('node:http');
   const m = /^(.*):(\d+)$/.exec(address);
   if (!m) throw new Error(`--metrics-address must be host:port, got ${JSON.stringify(address)}`);
   const host = (m[1] as string).replace(/^\[|\]$/g, '') || '0.0.0.0';

@@ -6,7 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { processIo, runCni } from '../shared/cni-skel';
-import { dhcpHandlers } from './dhcp-plugin';
+import { lazyHandlers } from '../shared/lazy-handlers';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const handlers = lazyHandlers(() => (require('./dhcp-plugin') as typeof import('./dhcp-plugin')).dhcpHandlers);
 
 function loadDaemon(): { main(argv: string[]): void } {
   // Built layout: dist/cni/dhcp next to dist/lib/daemon.js. Source layout (tests via tsx): daemon/main.ts.
@@ -19,7 +22,7 @@ function loadDaemon(): { main(argv: string[]): void } {
 if (process.argv[2] === 'daemon') {
   loadDaemon().main(process.argv.slice(3));
 } else {
-  runCni(processIo(), dhcpHandlers).then(
+  runCni(processIo(), handlers).then(
     (code) => {
       process.exitCode = code;
     },

@@ -60,8 +60,27 @@ export const processIo = (): PluginIo => ({
       return readAll(process.stdin);
     }
   },
-  stdout: (text) => process.stdout.write(text),
+  stdout: writeStdout,
 });
+
+/**
+ * Writes to fd 1 directly: the first touch of process.stdout builds a stream (about twenty
+ * internal modules, a few ms of every CNI call). A non-blocking fd 1 (EAGAIN) gets the rest
+ * through the stream, which waits for it to drain.
+ */
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      process.stdout.write(buf.subarray(off));
+      return;
+    }
+  }
+}
 
 export type RunCniOptions = ParseEnvOptions;
 

@@ -5,7 +5,7 @@
  */
 import { IncompatibleVersionError } from '../shared/errors';
 import { compareVersions, requireAtLeast } from '../shared/cni-version';
-import type { RunCniOptions, VerbHandler } from '../shared/cni-skel';
+import type { VerbHandler } from '../shared/cni-skel';
 import { loadStaticConfig } from './static-config';
 import { readNetworkHeader } from '../shared/network-header';
 import { renderStaticResult } from './static-result';
@@ -42,5 +42,4 @@ const gc: VerbHandler = async (_env, _stdin, raw) => {
 
 export const staticHandlers = { ADD: add, CHECK: check, DEL: del, STATUS: status, GC: gc };
 
-/** CNI_ARGS is parsed by the ADD and CHECK verbs themselves, with the reference's rules. */
-export const staticRunOptions: RunCniOptions = { strictArgs: false };
+export { staticRunOptions } from './static-options';
