@@ -92,7 +92,7 @@ export function noMetrics(): Metrics {
   return new Proxy({}, { get: (_t, key) => (key === 'then' ? undefined : metric) }) as Metrics;
 }
 
-export function serveMetrics(metrics: Metrics, address: string): Promise<http.Server> {
+export function serveMetrics(metrics: Pick<Metrics, 'registry'>, address: string): Promise<http.Server> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const http = require('node:http') as typeof import('node:http');
   const m = /^(.*):(\d+)$/.exec(address);

@@ -29,6 +29,8 @@ const entries = [
   // (daemon/metrics.ts): in daemon.js it was half the source and ~0.9 MB of idle memory
   { in: 'daemon/main.ts', out: 'dist/lib/daemon.js', exec: false, external: ['prom-client'] },
   { in: createRequire(import.meta.url).resolve('prom-client'), out: 'dist/lib/prom-client.js', exec: false },
+  { in: 'plugin/whereabouts-main.ts', out: 'dist/cni/whereabouts', exec: true, minify: true },
+  { in: 'daemon/whereabouts/main.ts', out: 'dist/lib/whereabouts-daemon.js', exec: false },
 ];
 
 // Build beside dist/ and swap directories at the end, so a runtime exec'ing dist/cni/dhcp
