@@ -87,6 +87,7 @@ export class Attachment {
   private readonly now: () => number;
   private exchangeStartedAt = 0;
   private batches = 0;
+  private routeError: string | undefined;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -315,7 +316,8 @@ export class Attachment {
   }
 
   private onBound(lease: LeaseRecord, renewed: boolean): void {
-    this.lastError = undefined;
+    // a route that failed in the last move stays visible until the next change
+    this.lastError = this.routeError;
     try {
       this.deps.store.save(this.stored(lease), !renewed);
     } catch (err) {
@@ -356,6 +358,7 @@ export class Attachment {
    */
   private movePod(from: LeaseRecord, to: LeaseRecord): boolean {
     const socket = this.socket;
+    this.routeError = undefined;
     try {
       if (!socket) throw new Error('the packet socket is closed');
       const report = movePodAddress({ netnsPath: this.spec.netns, ifname: this.spec.ifname, ifindex: socket.ifindex, pod: from, next: to });
@@ -368,6 +371,10 @@ export class Attachment {
         droppedRoutes: report.dropped.join(', ') || undefined,
         xid: this.machine.xid,
       });
+      if (report.routeErrors.length > 0) {
+        this.log.warn('routes not re-pointed after the address change', { errors: report.routeErrors.join('; ') });
+        this.routeError = `moved to ${cidr(to)}, but routes failed: ${report.routeErrors.join('; ')}`;
+      }
       return true;
     } catch (err) {
       const reason = `cannot move the pod from ${cidr(from)} to ${cidr(to)}: ${(err as Error).message}`;
