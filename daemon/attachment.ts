@@ -11,9 +11,8 @@ import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParam
 import { BootOp } from './dhcp4/types';
 import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
 import { openPacketSocket, type PacketSocket } from './io';
-import { interfaceMtu } from './io/interface-status';
-import { movePodAddress } from './io/netlink-route';
 import { cidr } from './client/address-change';
+import { linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
@@ -42,12 +41,6 @@ export interface AttachmentSpec extends AttachmentRef {
   /** absent: DEFAULT_ARP_PROBE */
   arpProbe?: ArpProbeConfig;
 }
-
-/** IPv4 and UDP headers: option 57 is the link MTU less these */
-const IP_UDP_HEADERS = 28;
-/** RFC 2131: every client must accept 576-byte messages; without the MTU we assume Ethernet's 1500 */
-const MIN_DHCP_MESSAGE = 576;
-const DEFAULT_MTU = 1500;
 
 export interface AttachmentDeps {
   store: LeaseStore;
@@ -95,6 +88,7 @@ export class Attachment {
   private batches = 0;
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
+  private routeError: string | undefined;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -130,7 +124,7 @@ export class Attachment {
       alwaysBroadcast: deps.alwaysBroadcast,
       resendMaxMs: deps.resendMaxMs,
       resendTimeoutMs: deps.resendTimeoutMs,
-      maxMessageSize: this.maxMessageSize(),
+      maxMessageSize: linkMaxMessageSize(spec.netns, spec.ifname, this.log),
       onAddressChange: this.onAddressChange,
       probeAddress: this.arpProbe !== false,
     };
@@ -333,7 +327,8 @@ export class Attachment {
   }
 
   private onBound(lease: LeaseRecord, renewed: boolean): void {
-    this.lastError = undefined;
+    // a route that failed in the last move stays visible until the next change
+    this.lastError = this.routeError;
     try {
       this.deps.store.save(this.stored(lease), !renewed);
     } catch (err) {
@@ -357,42 +352,18 @@ export class Attachment {
 
   // ---- the pod's address changed (after a NAK or an expiry the server gave another one) ----
 
-  /** Option 57 from the pod link's MTU, read in its namespace. */
-  private maxMessageSize(): number {
-    let mtu = DEFAULT_MTU;
-    try {
-      mtu = interfaceMtu(this.spec.netns, this.spec.ifname);
-    } catch (err) {
-      this.log.debug('cannot read the link MTU; assuming 1500', { err: (err as Error).message });
-    }
-    return Math.min(0xffff, Math.max(MIN_DHCP_MESSAGE, mtu - IP_UDP_HEADERS));
-  }
-
-  /**
-   * Moves the pod's interface from the old lease's address to the new one. False when that
-   * failed: the machine is then told to give the new lease up (LOST), since the pod cannot use it.
-   */
+  /** False when the pod could not be moved: the machine is told to give the new lease up (LOST). */
   private movePod(from: LeaseRecord, to: LeaseRecord): boolean {
     const socket = this.socket;
-    try {
-      if (!socket) throw new Error('the packet socket is closed');
-      const report = movePodAddress({ netnsPath: this.spec.netns, ifname: this.spec.ifname, ifindex: socket.ifindex, pod: from, next: to });
-      this.deps.metrics.addressChanges.inc();
-      this.log.warn('the server gave another address; the pod was moved to it', {
-        from: cidr(from),
-        to: cidr(to),
-        server: to.serverId,
-        routes: report.repointed.join(', ') || 'none',
-        droppedRoutes: report.dropped.join(', ') || undefined,
-        xid: this.machine.xid,
-      });
-      return true;
-    } catch (err) {
-      const reason = `cannot move the pod from ${cidr(from)} to ${cidr(to)}: ${(err as Error).message}`;
-      this.log.error('address change failed; releasing the new lease', { err: (err as Error).message, from: cidr(from), to: cidr(to) });
-      this.dispatch({ type: 'abandon', podLease: from, reason });
+    const outcome: MoveOutcome = socket
+      ? movePod({ netns: this.spec.netns, ifname: this.spec.ifname, ifindex: socket.ifindex, log: this.log, metrics: this.deps.metrics }, from, to)
+      : { moved: false, reason: 'the packet socket is closed' };
+    if (!outcome.moved) {
+      this.dispatch({ type: 'abandon', podLease: from, reason: outcome.reason });
       return false;
     }
+    this.routeError = outcome.routeError;
+    return true;
   }
 
   private onLost(podLease: LeaseRecord, reason: string, offered: LeaseRecord | undefined): void {

@@ -47,7 +47,11 @@ export class LeaseMachine {
   private naksSinceBound = 0;
   /** the lease whose address the pod's interface carries; outlives a NAK or an expiry */
   private configured: LeaseRecord | undefined;
-  /** when the last REQUEST left: the start of the lease its ACK grants */
+  /**
+   * when the last REQUEST left: the start of the lease its ACK grants. The last, not the first
+   * of the exchange: retransmissions are 4 s (RENEWING: 60 s) apart, far longer than any round
+   * trip that gets an answer, and counting from the first would cut a lossy renewal's lease short.
+   */
   private requestSentAt: number | undefined;
   /** `secs` of the last DISCOVER; the REQUEST that answers its OFFER repeats it */
   private discoverSecs = 1;

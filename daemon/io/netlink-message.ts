@@ -5,6 +5,7 @@
  * it is tested without root; daemon/io/netlink-route.ts carries the bytes to the kernel.
  * Netlink is host-endian; like the rest of daemon/io this assumes little-endian Linux.
  */
+import { bufferToIp, ipToBuffer, ipToUint32, uint32ToIp } from '../dhcp4/addr';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -76,15 +77,6 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-function ip4(address: string): Buffer {
-  const parts = address.split('.');
-  const bytes = parts.map(Number);
-  if (parts.length !== 4 || bytes.some((b, i) => !/^\d{1,3}$/.test(parts[i] ?? '') || b > 255)) {
-    throw new RangeError(`not an IPv4 address: ${JSON.stringify(address)}`);
-  }
-  return Buffer.from(bytes);
-}
-
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0);
@@ -120,8 +112,7 @@ function checkPrefix(prefixLength: number): void {
 export function broadcastOf(address: string, prefixLength: number): string {
   checkPrefix(prefixLength);
   const host = prefixLength === 0 ? 0xffffffff : prefixLength === 32 ? 0 : (0xffffffff >>> prefixLength) >>> 0;
-  const n = (ip4(address).readUInt32BE(0) | host) >>> 0;
-  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+  return uint32ToIp((ipToUint32(address) | host) >>> 0);
 }
 
 /**
@@ -136,9 +127,9 @@ export function encodeAddress(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, seq
   ifa.writeUInt8(0, 2);
   ifa.writeUInt8(RT_SCOPE_UNIVERSE, 3);
   ifa.writeUInt32LE(spec.ifindex >>> 0, 4);
-  const local = ip4(spec.address);
+  const local = ipToBuffer(spec.address);
   const attrs = [attr(IFA_LOCAL, local), attr(IFA_ADDRESS, local)];
-  if (type === RTM_NEWADDR && spec.prefixLength < 31) attrs.push(attr(IFA_BROADCAST, ip4(broadcastOf(spec.address, spec.prefixLength))));
+  if (type === RTM_NEWADDR && spec.prefixLength < 31) attrs.push(attr(IFA_BROADCAST, ipToBuffer(broadcastOf(spec.address, spec.prefixLength))));
   const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0);
   return message(type, flags, seq, [ifa, ...attrs]);
 }
@@ -154,8 +145,8 @@ export function encodeRoute(type: typeof RTM_NEWROUTE | typeof RTM_DELROUTE, seq
   rtm.writeUInt8(route.scope, 6);
   rtm.writeUInt8(route.type, 7);
   const attrs: Buffer[] = [];
-  if (route.dstLen > 0) attrs.push(attr(RTA_DST, ip4(route.dst)));
-  if (route.gateway !== undefined) attrs.push(attr(RTA_GATEWAY, ip4(route.gateway)));
+  if (route.dstLen > 0) attrs.push(attr(RTA_DST, ipToBuffer(route.dst)));
+  if (route.gateway !== undefined) attrs.push(attr(RTA_GATEWAY, ipToBuffer(route.gateway)));
   if (route.oif !== undefined) attrs.push(attr(RTA_OIF, u32(route.oif)));
   if (route.metric !== undefined) attrs.push(attr(RTA_PRIORITY, u32(route.metric)));
   attrs.push(attr(RTA_TABLE, u32(route.table)));
@@ -214,7 +205,7 @@ function attributes(buf: Buffer): Map<number, Buffer> {
 function ipOf(value: Buffer | undefined, what: string): string | undefined {
   if (value === undefined) return undefined;
   if (value.length !== 4) throw new NetlinkDecodeError(`${what} is ${value.length} bytes, not 4`);
-  return [...value].join('.');
+  return bufferToIp(value);
 }
 
 function u32Of(value: Buffer | undefined, what: string): number | undefined {

@@ -18,6 +18,8 @@ const RECV_BUFFER = 64 * 1024;
 const RECV_TIMEOUT_S = 2;
 const ESRCH = 3;
 const EADDRNOTAVAIL = 99;
+/** routes the kernel makes for an address (the subnet route): it makes them again for the new one */
+const RTPROT_KERNEL = 2;
 
 export interface MoveRequest {
   netnsPath: string;
@@ -33,6 +35,8 @@ export interface MoveReport {
   /** "dst/len via gw" of each route written */
   repointed: string[];
   dropped: string[];
+  /** routes that could not be written (a gateway off the new subnet, say); the address moved all the same */
+  routeErrors: string[];
 }
 
 class RouteSocket {
@@ -117,33 +121,72 @@ function describe(r: Pick<PodRoute, 'dst' | 'dstLen'>, gateway: string | undefin
 
 /**
  * Replaces the pod's address with the new lease's (address with its mask, as the main plugins
- * set it) and re-points the old lease's routes. The old address goes first: were both in one
- * subnet, the new one would be a secondary, and deleting the primary deletes its secondaries
- * unless promote_secondaries is set in the pod. Routes are then written again, because
- * removing an address can flush the routes through its subnet.
+ * set it) and re-points the old lease's routes, keeping their table and metric.
+ *
+ * The new address goes on first, so a move to another subnet never leaves the link without an
+ * address: removing a link's last IPv4 address flushes every route on it. Inside one subnet
+ * the new address is a secondary of the old, and deleting a primary deletes its secondaries
+ * (unless the pod set promote_secondaries), so the new address is written again after the old
+ * one is gone, and every route the dump found on the link is written again too.
+ *
+ * Throws when the new address cannot be added (the pod is then untouched) or the old one
+ * cannot be removed (the new one is taken off again). A route that cannot be written does not
+ * undo the move: the address is what the server granted, and the main plugin would have failed
+ * on the same route at ADD; it is reported in `routeErrors`.
  */
 export function movePodAddress(req: MoveRequest): MoveReport {
   const where = `${req.ifname} in ${req.netnsPath}`;
   const fd = openRouteSocket(req.netnsPath);
   try {
     const sock = new RouteSocket(fd, where);
-    const onLink: PodRoute[] = sock
+    const onLink = sock
       .routes()
       .filter((r) => r.oif === req.ifindex && r.type === nl.RTN_UNICAST && r.table !== 255);
     const plan = planMove(req.pod, req.next, onLink);
-    const old = { ifindex: req.ifindex, ...plan.removeAddress };
-    sock.request(`RTM_DELADDR ${cidr(plan.removeAddress)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, old), [EADDRNOTAVAIL]);
-    sock.request(`RTM_NEWADDR ${cidr(plan.addAddress)}`, nl.encodeAddress(nl.RTM_NEWADDR, 0, { ifindex: req.ifindex, ...plan.addAddress }));
-    const report: MoveReport = { repointed: [], dropped: [] };
+    const fresh: nl.AddressSpec = { ifindex: req.ifindex, ...plan.addAddress };
+    const old: nl.AddressSpec = { ifindex: req.ifindex, ...plan.removeAddress };
+    const addFresh = () => sock.request(`RTM_NEWADDR ${cidr(fresh)}`, nl.encodeAddress(nl.RTM_NEWADDR, 0, fresh));
+    addFresh();
+    try {
+      sock.request(`RTM_DELADDR ${cidr(old)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, old), [EADDRNOTAVAIL]);
+    } catch (err) {
+      try {
+        sock.request(`RTM_DELADDR ${cidr(fresh)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, fresh), [EADDRNOTAVAIL]);
+      } catch {
+        // the original error is what the caller reports
+      }
+      throw err;
+    }
+    addFresh();
+    const report: MoveReport = { repointed: [], dropped: [], routeErrors: [] };
+    const attempt = (what: string, fn: () => void): boolean => {
+      try {
+        fn();
+        return true;
+      } catch (err) {
+        report.routeErrors.push(`${what}: ${(err as Error).message}`);
+        return false;
+      }
+    };
+    const write = (route: nl.RouteSpec) => {
+      const what = describe(route, route.gateway);
+      return attempt(what, () => sock.request(`RTM_NEWROUTE ${what}`, nl.encodeRoute(nl.RTM_NEWROUTE, 0, route))) ? what : undefined;
+    };
+    const planned = new Set<PodRoute>([...plan.repoint.map((p) => p.route), ...plan.drop]);
     for (const { route, gateway } of plan.repoint) {
-      const spec: nl.RouteSpec = { ...route, gateway, oif: req.ifindex, type: nl.RTN_UNICAST };
-      sock.request(`RTM_NEWROUTE ${describe(route, gateway)}`, nl.encodeRoute(nl.RTM_NEWROUTE, 0, spec));
-      report.repointed.push(describe(route, gateway));
+      const done = write({ ...(route as nl.RouteSpec), gateway, oif: req.ifindex });
+      if (done !== undefined) report.repointed.push(done);
+    }
+    // routes the lease did not put there are left alone, unless the old address took them along
+    const key = (r: nl.RouteSpec) => `${r.table} ${r.dst}/${r.dstLen} ${r.metric ?? 0}`;
+    const present = new Set(sock.routes().filter((r) => r.oif === req.ifindex).map(key));
+    for (const route of onLink) {
+      if (route.protocol !== RTPROT_KERNEL && !planned.has(route) && !present.has(key(route))) write(route);
     }
     for (const route of plan.drop) {
-      const spec: nl.RouteSpec = { ...route, oif: req.ifindex, type: nl.RTN_UNICAST };
-      sock.request(`RTM_DELROUTE ${describe(route, route.gateway)}`, nl.encodeRoute(nl.RTM_DELROUTE, 0, spec), [ESRCH]);
-      report.dropped.push(describe(route, route.gateway));
+      const spec: nl.RouteSpec = { ...(route as nl.RouteSpec), oif: req.ifindex };
+      const what = describe(route, route.gateway);
+      if (attempt(what, () => sock.request(`RTM_DELROUTE ${what}`, nl.encodeRoute(nl.RTM_DELROUTE, 0, spec), [ESRCH]))) report.dropped.push(what);
     }
     return report;
   } finally {

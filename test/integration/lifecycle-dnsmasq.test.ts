@@ -147,6 +147,8 @@ describe('lease lifecycle against dnsmasq with 2-minute leases @root', function 
       assert.equal(view.changedFrom, old);
       assert.ok((view.changedAt ?? 0) > renumberedAt && (view.changedAt ?? 0) <= Date.now());
       assert.equal(view.lastError, undefined);
+      const table = await run(CLI, ['--socket', renum.socketPath, 'leases', '--container', a.pod]);
+      assert.match(table.stdout, new RegExp(`BOUND .* from ${old.replace(/\./g, '\\.')} (\\d+s|\\dm\\d\\ds) ago$`, 'm'), table.stdout);
       // the runtime's cached result is stale: CHECK says so, naming both
       const stale = await check(renum, a, a.prevResult);
       assert.equal(stale.code, 1, stale.stdout);
@@ -165,6 +167,8 @@ describe('lease lifecycle against dnsmasq with 2-minute leases @root', function 
     const view = await waitFor('LOST', async () => (await cliLeases(optout)).find((v) => v.containerId === a.pod && v.state === 'LOST'), 80_000, 500);
     assert.equal(view.address, a.lease.address, 'reported with the address the pod still carries');
     assert.match(view.lost?.offered ?? '', /^198\.18\.1\.\d+\/24$/);
+    const table = await run(CLI, ['--socket', optout.socketPath, 'leases']);
+    assert.match(table.stdout, new RegExp(`${a.lease.address!.replace(/\./g, '\\.')}/24 .* LOST .* offered 198\\.18\\.1\\.\\d+/24 \\(released\\) \\d+s ago$`, 'm'), table.stdout);
     const addrs = await sh('ip', '-n', a.pod, '-4', '-o', 'addr', 'show', 'dev', 'net1');
     assert.ok(addrs.includes(` inet ${a.lease.address}/24 `), addrs);
     assert.match(await sh('ip', '-n', a.pod, '-4', 'route', 'show', 'dev', 'net1'), /^default via 198\.18\.0\.1 /m);
