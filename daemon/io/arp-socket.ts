@@ -76,13 +76,6 @@ class AfPacketArpSocket implements ArpSocket {
     if (n < 0) throw libc.sysError('sendto', this.where);
   }
 
-  close(): void {
-    if (this.fd < 0) return;
-    this.watcher.close();
-    closeFdAsync(this.fd);
-    this.fd = -1;
-  }
-
   private onReady(status: number): void {
     if (this.fd < 0) return;
     if (status < 0) return this.fail(new PacketIoError(`${this.where}: the link went down or away`, 'ENETDOWN', 'poll'));
@@ -93,6 +86,15 @@ class AfPacketArpSocket implements ArpSocket {
       if (r.kind === 'error') return this.fail(libc.sysError('recvmsg', this.where, r.errno));
       this.opts.onArp(r.packet);
     }
+  }
+
+  /** Idempotent; the fd is closed on the thread pool (fd-closer.ts). */
+  close(): void {
+    if (this.fd >= 0) {
+      this.watcher.close();
+      closeFdAsync(this.fd);
+    }
+    this.fd = -1;
   }
 
   private fail(err: Error): void {

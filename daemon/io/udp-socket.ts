@@ -6,7 +6,7 @@
  * a relay that is not the gateway forwarded it.
  *
  * It never receives: a BPF filter drops every datagram, because the packet socket already
- * sees every reply to port 68 for our MAC (docs/unicast.md). Its existence alone stops the
+ * sees every reply to port 68 for our MAC (docs/unicast-and-arp.md). Its existence alone stops the
  * pod's kernel from answering each unicast ACK with ICMP port-unreachable.
  */
 import * as libc from './libc';
