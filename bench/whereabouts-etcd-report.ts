@@ -38,6 +38,7 @@ const ALLOCATOR: Record<string, string> = {
   raw: 'lowest free, no serialisation, retry at once',
   'raw-serial': 'lowest free, serialised per pool in each process',
   service: "the daemon's WhereaboutsService (serialised per pool, random pause 2–22 ms × tries after a lost race)",
+  'service-lock': 'the same service, each ADD also holding a cluster-wide per-pool etcd lock (5 s lease)',
 };
 
 export function renderEtcdBench(r: EtcdBenchResults): string {

@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       [1, 8],
       [4, 2],
     ] as const) {
-      for (const allocator of ['raw', 'raw-serial', 'service'] as const) {
+      for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
         const figs = [];
         for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
         results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
