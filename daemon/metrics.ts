@@ -58,7 +58,7 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
   };
 }
 
-export function serveMetrics(metrics: Metrics, address: string): Promise<http.Server> {
+export function serveMetrics(metrics: Pick<Metrics, 'registry'>, address: string): Promise<http.Server> {
   const m = /^(.*):(\d+)$/.exec(address);
   if (!m) throw new Error(`--metrics-address must be host:port, got ${JSON.stringify(address)}`);
   const host = (m[1] as string).replace(/^\[|\]$/g, '') || '0.0.0.0';

@@ -24,6 +24,8 @@ const entries = [
   { in: 'static/main.ts', out: 'dist/cni/static', exec: true },
   { in: 'cli/main.ts', out: 'dist/bin/cni-dhcp', exec: true },
   { in: 'daemon/main.ts', out: 'dist/lib/daemon.js', exec: false },
+  { in: 'plugin/whereabouts-main.ts', out: 'dist/cni/whereabouts', exec: true },
+  { in: 'daemon/whereabouts/main.ts', out: 'dist/lib/whereabouts-daemon.js', exec: false },
 ];
 
 // Build beside dist/ and swap directories at the end, so a runtime exec'ing dist/cni/dhcp

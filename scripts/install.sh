@@ -9,6 +9,10 @@
 #   $prefix/bin/cni-dhcp            launcher for the operator CLI
 #   $unit_dir/cni-dhcp.{socket,service}
 #   $state_dir                      leases (0700); kept by --uninstall unless --purge
+# and, with --with-whereabouts:
+#   $bin_dir/whereabouts            launcher: exec <absolute node> $lib_dir/dist/cni/whereabouts
+#   $unit_dir/cni-whereabouts.{socket,service}
+#   $wb_state_dir                   the file store (0700); kept by --uninstall unless --purge
 # Files it replaces that it did not install (the reference plugin's dhcp, its units) are
 # kept under $lib_dir/backup and put back by --uninstall.
 set -eu
@@ -37,6 +41,9 @@ Options:
   --bundle-node     copy that Node.js into LIB_DIR/node and use the copy (hosts without Node)
   --with-static     also install the `static` IPAM plugin into BIN_DIR (it replaces the
                     reference `static`, which is backed up)
+  --with-whereabouts  also install the `whereabouts` IPAM plugin into BIN_DIR and its
+                    daemon's units (it replaces a Go Whereabouts there, which is backed up)
+  --whereabouts-state-dir DIR  the whereabouts file store (default /var/lib/cni/whereabouts)
   --no-systemd      do not install systemd units nor run systemctl
   --uninstall       remove what an install with the same options put in place
   --purge           with --uninstall, also delete the state dir and the leases in it
@@ -61,6 +68,8 @@ root=
 node=
 bundle_node=0
 with_static=0
+with_whereabouts=0
+wb_state_dir=/var/lib/cni/whereabouts
 systemd=1
 uninstall=0
 purge=0
@@ -78,6 +87,8 @@ while [ $# -gt 0 ]; do
     --node) need_arg "$@"; node=$2; shift 2 ;;
     --bundle-node) bundle_node=1; shift ;;
     --with-static) with_static=1; shift ;;
+    --with-whereabouts) with_whereabouts=1; shift ;;
+    --whereabouts-state-dir) need_arg "$@"; wb_state_dir=$2; shift 2 ;;
     --no-systemd) systemd=0; shift ;;
     --uninstall) uninstall=1; shift ;;
     --purge) purge=1; shift ;;
@@ -90,7 +101,7 @@ done
 root=${root%/}
 
 # Every path ends up inside single quotes in a launcher or a unit file.
-for p in "$prefix" "$lib_dir" "$bin_dir" "$state_dir" "$unit_dir"; do
+for p in "$prefix" "$lib_dir" "$bin_dir" "$state_dir" "$wb_state_dir" "$unit_dir"; do
   case "$p" in
     /*) ;;
     *) usage_error "paths must be absolute: $p" ;;
@@ -187,6 +198,7 @@ EOF
 if [ "$uninstall" = 1 ]; then
   if [ "$run_systemctl" = 1 ]; then
     systemctl disable --now cni-dhcp.service cni-dhcp.socket 2>/dev/null || true
+    systemctl disable --now cni-whereabouts.service cni-whereabouts.socket 2>/dev/null || true
   fi
   if [ -f "$manifest" ]; then
     owned_paths | while IFS= read -r p; do release "$p"; done
@@ -198,10 +210,13 @@ if [ "$uninstall" = 1 ]; then
   if [ "$run_systemctl" = 1 ]; then systemctl daemon-reload; fi
   if [ "$purge" = 1 ]; then
     case "$state_dir" in /|/var|/var/lib|/var/lib/cni) die "refusing to purge $state_dir" ;; esac
+    case "$wb_state_dir" in /|/var|/var/lib|/var/lib/cni) die "refusing to purge $wb_state_dir" ;; esac
     rm -rf "$root$state_dir"
     note "purged $state_dir"
-  elif [ -d "$root$state_dir" ]; then
-    note "kept $state_dir (leases); --purge deletes it"
+    if [ "$with_whereabouts" = 1 ]; then rm -rf "$root$wb_state_dir"; note "purged $wb_state_dir"; fi
+  else
+    if [ -d "$root$state_dir" ]; then note "kept $state_dir (leases); --purge deletes it"; fi
+    if [ -d "$root$wb_state_dir" ]; then note "kept $wb_state_dir (whereabouts allocations); --purge --with-whereabouts deletes it"; fi
   fi
   exit 0
 fi
@@ -213,8 +228,11 @@ fi
 [ -d "$from/dist/lib" ] || die "missing $from/dist/lib"
 [ -f "$from/node_modules/koffi/package.json" ] || die "missing $from/node_modules/koffi (run 'npm ci')"
 [ "$with_static" = 0 ] || [ -f "$from/dist/cni/static" ] || die "missing $from/dist/cni/static"
+[ "$with_whereabouts" = 0 ] || [ -f "$from/dist/cni/whereabouts" ] || die "missing $from/dist/cni/whereabouts"
+units="cni-dhcp.socket cni-dhcp.service"
+[ "$with_whereabouts" = 0 ] || units="$units cni-whereabouts.socket cni-whereabouts.service"
 if [ "$systemd" = 1 ]; then
-  for u in cni-dhcp.socket cni-dhcp.service; do
+  for u in $units; do
     [ -f "$from/systemd/$u" ] || die "missing $from/systemd/$u (or pass --no-systemd)"
   done
 fi
@@ -265,6 +283,10 @@ if [ "$with_static" = 1 ]; then
   write_launcher "$bin_dir/static" "$lib_dir/dist/cni/static"
   echo "$bin_dir/static" >>"$tmpdir/manifest"
 fi
+if [ "$with_whereabouts" = 1 ]; then
+  write_launcher "$bin_dir/whereabouts" "$lib_dir/dist/cni/whereabouts"
+  echo "$bin_dir/whereabouts" >>"$tmpdir/manifest"
+fi
 write_launcher "$prefix/bin/cni-dhcp" "$lib_dir/dist/bin/cni-dhcp"
 echo "$prefix/bin/cni-dhcp" >>"$tmpdir/manifest"
 
@@ -280,6 +302,22 @@ if [ "$systemd" = 1 ]; then
   claim "$unit_dir/cni-dhcp.service"
   put_file "$tmpdir/service" "$root$unit_dir/cni-dhcp.service" 644
   printf '%s\n' "$unit_dir/cni-dhcp.socket" "$unit_dir/cni-dhcp.service" >>"$tmpdir/manifest"
+  if [ "$with_whereabouts" = 1 ]; then
+    claim "$unit_dir/cni-whereabouts.socket"
+    put_file "$from/systemd/cni-whereabouts.socket" "$root$unit_dir/cni-whereabouts.socket" 644
+    sed -e "s|^ExecStart=/opt/cni/bin/whereabouts daemon|ExecStart=$bin_dir/whereabouts daemon|" "$from/systemd/cni-whereabouts.service" >"$tmpdir/wb-service"
+    if [ "$wb_state_dir" != /var/lib/cni/whereabouts ]; then
+      sed -i -e "s|^\(ExecStart=.*\)\$|\1 --state-dir $wb_state_dir|" \
+        -e "s|^StateDirectory=.*|ReadWritePaths=$wb_state_dir|" -e '/^StateDirectoryMode=/d' "$tmpdir/wb-service"
+    fi
+    claim "$unit_dir/cni-whereabouts.service"
+    put_file "$tmpdir/wb-service" "$root$unit_dir/cni-whereabouts.service" 644
+    printf '%s\n' "$unit_dir/cni-whereabouts.socket" "$unit_dir/cni-whereabouts.service" >>"$tmpdir/manifest"
+  fi
+fi
+if [ "$with_whereabouts" = 1 ]; then
+  mkdir -p "$root$wb_state_dir"
+  chmod 700 "$root$wb_state_dir"
 fi
 
 mkdir -p "$root$state_dir"
@@ -298,6 +336,11 @@ if [ "$run_systemctl" = 1 ]; then
   if [ "$changed" = 1 ] && [ "$was_active" = active ]; then
     systemctl restart cni-dhcp.service
     note "restarted cni-dhcp.service on the new files"
+  fi
+  if [ "$with_whereabouts" = 1 ]; then
+    wb_active=$(systemctl is-active cni-whereabouts.service 2>/dev/null || true)
+    systemctl enable --now cni-whereabouts.socket cni-whereabouts.service
+    if [ "$changed" = 1 ] && [ "$wb_active" = active ]; then systemctl restart cni-whereabouts.service; fi
   fi
 elif [ "$systemd" = 1 ] && [ -z "$root" ]; then
   note "systemd is not running: units installed, not enabled"

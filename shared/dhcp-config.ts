@@ -105,7 +105,8 @@ function parseProvide(ipam: Record<string, unknown>): ProvideOption[] {
   });
 }
 
-function parseValidAttachments(cfg: Record<string, unknown>): DhcpIpamConfig['validAttachments'] {
+/** CNI 1.1 GC's `cni.dev/valid-attachments`, shared by every plugin that releases anything. */
+export function parseValidAttachments(cfg: Record<string, unknown>): DhcpIpamConfig['validAttachments'] {
   const raw = cfg['cni.dev/valid-attachments'];
   if (raw === undefined) return undefined;
   return asArray(raw, 'cni.dev/valid-attachments').map((e, i) => {

@@ -9,7 +9,7 @@
  * Unlike Whereabouts, nothing walks the range: used and excluded offsets are merged intervals.
  */
 import type { WhereaboutsRange } from '../../shared/whereabouts-config';
-import { addrText, parseAddr, parseNetwork, type Addr, type Family } from './ip-math';
+import { addrText, bitsOf, parseAddr, parseNetwork, type Addr, type Family } from './ip-math';
 import { coveredWithin, lowestGap, mergeIntervals, type Interval } from './intervals';
 
 /** A range, resolved once: offsets are from the network address (Whereabouts' pool keys). */
@@ -30,7 +30,11 @@ function inside(a: Addr | undefined, family: Family, lo: bigint, hi: bigint): a 
   return a !== undefined && a.family === family && a.value >= lo && a.value <= hi;
 }
 
-export function planRange(r: WhereaboutsRange): RangePlan {
+/**
+ * `gateway`: never handed out when it lies in the range (ours: Whereabouts would give the
+ * router's address to a pod unless the user excludes it).
+ */
+export function planRange(r: WhereaboutsRange, gateway?: string): RangePlan {
   const { network, prefix, size } = parseNetwork(r.range);
   const firstUsable = network.value + 1n;
   const lastUsable = network.value + size - 2n;
@@ -38,8 +42,9 @@ export function planRange(r: WhereaboutsRange): RangePlan {
   const end = r.rangeEnd === undefined ? undefined : parseAddr(r.rangeEnd);
   const first = inside(start, network.family, firstUsable, lastUsable) ? start.value : firstUsable;
   const last = inside(end, network.family, first, lastUsable) ? end.value : lastUsable;
+  const gw = gateway === undefined ? undefined : `${gateway}/${bitsOf(network.family)}`;
   const excluded = mergeIntervals(
-    r.exclude
+    [...r.exclude, ...(gw && parseAddr(gateway as string).family === network.family ? [gw] : [])]
       .map((cidr) => parseNetwork(cidr))
       .filter((x) => x.network.family === network.family)
       .map((x) => ({ start: x.network.value - network.value, end: x.network.value + x.size - 1n - network.value })),

@@ -54,7 +54,7 @@ export class WhereaboutsService {
   }
 
   add(ipam: WhereaboutsIpam, who: Attachment): Promise<AllocatedIp[]> {
-    const plans = ipam.ranges.map(planRange);
+    const plans = ipam.ranges.map((r) => planRange(r, ipam.gateway));
     return this.serialised(ipam, 'ADD', async (store, pools, deadline) => {
       const snapshots = await store.read(pools, { deadline });
       const reservations = ipam.overlappingRanges ? await store.readReservations(ipam.networkName, { deadline }) : [];

@@ -34,7 +34,7 @@ process.stdout.write(JSON.stringify({
 
 function makeTree(dir: string): string {
   const from = path.join(dir, 'tree');
-  for (const f of ['dist/cni/dhcp', 'dist/cni/static', 'dist/bin/cni-dhcp']) {
+  for (const f of ['dist/cni/dhcp', 'dist/cni/static', 'dist/cni/whereabouts', 'dist/bin/cni-dhcp']) {
     fs.mkdirSync(path.dirname(path.join(from, f)), { recursive: true });
     fs.writeFileSync(path.join(from, f), FAKE_BUNDLE, { mode: 0o755 });
   }
@@ -102,7 +102,7 @@ describe('install.sh @root', function () {
     from = makeTree(dir);
     target = path.join(dir, 'target');
     args = ['--from', from, '--prefix', path.join(target, 'usr'), '--bin-dir', path.join(target, 'cni', 'bin'),
-      '--state-dir', path.join(target, 'state'), '--node', process.execPath, '--no-systemd'];
+      '--state-dir', path.join(target, 'state'), '--whereabouts-state-dir', path.join(target, 'wb-state'), '--node', process.execPath, '--no-systemd'];
   });
 
   afterEach(() => {
@@ -210,6 +210,31 @@ describe('install.sh @root', function () {
     assert.deepEqual(files(root), []);
   });
 
+  it('--with-whereabouts: its launcher, its units pointed at the bin dir, its 0700 store dir; a Go whereabouts is kept and put back', () => {
+    const root = path.join(dir, 'host');
+    fs.mkdirSync(path.join(root, 'opt/cni/bin'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'opt/cni/bin/whereabouts'), 'go whereabouts', { mode: 0o755 });
+    const hostArgs = ['--from', from, '--root', root, '--prefix', '/opt/cni-dhcp', '--bin-dir', '/opt/cni/bin', '--bundle-node', '--node', process.execPath];
+    mustInstall([...hostArgs, '--with-whereabouts']);
+    const lib = '/opt/cni-dhcp/lib/cni-dhcp';
+    const launcher = fs.readFileSync(path.join(root, 'opt/cni/bin/whereabouts'), 'utf8');
+    assert.ok(launcher.includes(`exec '${lib}/node' '${lib}/dist/cni/whereabouts' "$@"`), launcher);
+    const unit = fs.readFileSync(path.join(root, 'etc/systemd/system/cni-whereabouts.service'), 'utf8');
+    assert.match(unit, /^ExecStart=\/opt\/cni\/bin\/whereabouts daemon$/m);
+    assert.equal(mode(path.join(root, 'etc/systemd/system/cni-whereabouts.socket')), '644');
+    assert.equal(mode(path.join(root, 'var/lib/cni/whereabouts')), '700');
+    const before = snapshot(root);
+    mustInstall([...hostArgs, '--with-whereabouts']);
+    assert.deepEqual(snapshot(root), before, 'a second run changes nothing');
+    // without the flag, the Go plugin comes back and our units go
+    mustInstall(hostArgs);
+    assert.equal(fs.readFileSync(path.join(root, 'opt/cni/bin/whereabouts'), 'utf8'), 'go whereabouts');
+    assert.ok(!fs.existsSync(path.join(root, 'etc/systemd/system/cni-whereabouts.service')));
+    mustInstall([...hostArgs, '--with-whereabouts', '--uninstall', '--purge']);
+    assert.deepEqual(files(root), ['opt/cni/bin/whereabouts']);
+    assert.ok(!fs.existsSync(path.join(root, 'var/lib/cni/whereabouts')));
+  });
+
   it('installs the real built tree when there is one', function () {
     requireBuiltTree(this);
     mustInstall([...args.slice(2), '--from', ROOT]);
@@ -220,6 +245,10 @@ describe('install.sh @root', function () {
     });
     assert.equal(run.status, 0, run.stderr);
     assert.ok((JSON.parse(run.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.1.0'));
+    mustInstall([...args.slice(2), '--from', ROOT, '--with-whereabouts']);
+    const wb = spawnSync(path.join(target, 'cni', 'bin', 'whereabouts'), [], { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}', encoding: 'utf8' });
+    assert.equal(wb.status, 0, wb.stderr);
+    assert.equal((JSON.parse(wb.stdout) as { cniVersion: string }).cniVersion, '1.0.0');
   });
 
   it('the installed daemon starts socket-activated (LISTEN_FDS=1) and serves the installed plugin and CLI', async function () {

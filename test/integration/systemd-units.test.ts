@@ -49,12 +49,12 @@ function tempDir(t: string): string {
 }
 
 /** Runs verify on the units in dir; returns what it said about them. */
-function verify(analyze: string, dir: string): string[] {
-  const run = spawnSync(analyze, ['verify', '--man=no', ...UNITS.map((u) => path.join(dir, u))], {
+function verify(analyze: string, dir: string, units: string[] = UNITS): string[] {
+  const run = spawnSync(analyze, ['verify', '--man=no', ...units.map((u) => path.join(dir, u))], {
     encoding: 'utf8',
     env: { ...process.env, SYSTEMD_LOG_COLOR: '0', SYSTEMD_PAGER: '' },
   });
-  const said = `${run.stdout}${run.stderr}`.split('\n').filter((l) => l.includes('cni-dhcp'));
+  const said = `${run.stdout}${run.stderr}`.split('\n').filter((l) => l.includes('cni-dhcp') || l.includes('cni-whereabouts'));
   assert.equal(run.status, 0, `systemd-analyze verify exited ${run.status}:\n${run.stdout}${run.stderr}`);
   return said;
 }
@@ -183,5 +183,56 @@ describe('systemd units: what keeps setns and AF_PACKET working', () => {
     for (const [key, bad] of forbidden) {
       for (const v of values(service, key)) assert.doesNotMatch(v, bad, `${key}=${v}`);
     }
+  });
+});
+
+describe('systemd units of the whereabouts daemon @root', function () {
+  this.timeout(120_000);
+  const WB_UNITS = ['cni-whereabouts.socket', 'cni-whereabouts.service'];
+  const service = unitText('cni-whereabouts.service');
+  const socket = unitText('cni-whereabouts.socket');
+  let analyze: string;
+  const cleanup: string[] = [];
+  before(function () {
+    analyze = requireTool(this, 'systemd-analyze', 'systemd');
+  });
+  after(() => {
+    for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('systemd-analyze verify accepts both units as shipped', () => {
+    const dir = tempDir('wb-units');
+    cleanup.push(dir);
+    const stub = path.join(dir, 'bin', 'whereabouts');
+    stubExecutable(stub);
+    fs.writeFileSync(path.join(dir, 'cni-whereabouts.socket'), socket);
+    assert.match(service, /^ExecStart=\/opt\/cni\/bin\/whereabouts daemon$/m);
+    fs.writeFileSync(path.join(dir, 'cni-whereabouts.service'), service.replace('ExecStart=/opt/cni/bin/whereabouts', `ExecStart=${stub}`));
+    assert.deepEqual(verify(analyze, dir, WB_UNITS), []);
+  });
+
+  it('the hardening scores better than the dhcp daemon\'s: it needs no capability at all', function () {
+    const dir = tempDir('wb-security');
+    cleanup.push(dir);
+    fs.writeFileSync(path.join(dir, 'cni-whereabouts.service'), service);
+    const run = spawnSync(analyze, ['security', '--offline=yes', '--no-pager', path.join(dir, 'cni-whereabouts.service')], {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_LOG_COLOR: '0', SYSTEMD_COLORS: '0' },
+    });
+    const level = /Overall exposure level for cni-whereabouts\.service: ([\d.]+)/.exec(run.stdout);
+    if (!level && /unrecognized option|--offline/.test(run.stderr)) this.skip();
+    assert.ok(level, run.stdout + run.stderr);
+    assert.ok(Number(level[1]) <= 3.0, `exposure ${level[1]}`);
+  });
+
+  it('listens on the default daemonSocketPath, requires the socket, keeps its state in /var/lib/cni/whereabouts', () => {
+    assert.deepEqual(values(socket, 'ListenStream'), ['/run/cni/whereabouts.sock']);
+    assert.deepEqual(values(socket, 'SocketMode'), ['0660']);
+    assert.deepEqual(values(service, 'Requires'), ['cni-whereabouts.socket']);
+    assert.deepEqual(values(service, 'Type'), ['notify']);
+    assert.deepEqual(values(service, 'Restart'), ['on-failure']);
+    assert.deepEqual(values(service, 'StateDirectory'), ['cni/whereabouts']);
+    assert.deepEqual(values(service, 'CapabilityBoundingSet'), ['']);
+    assert.deepEqual(values(service, 'MemoryDenyWriteExecute'), [], 'V8 needs W+X memory');
   });
 });

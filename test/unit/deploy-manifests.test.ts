@@ -8,24 +8,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import ts from 'typescript';
-import { parseAllDocuments } from 'yaml';
 import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import { loadYaml, typeProblems } from '../helpers/k8s-manifests';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DEPLOY = path.join(ROOT, 'deploy');
 
 type Obj = Record<string, unknown>;
-
-function loadYaml(file: string): Obj[] {
-  const docs = parseAllDocuments(fs.readFileSync(file, 'utf8'), { prettyErrors: true, uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [docs];
-  return list.map((d, i) => {
-    assert.deepEqual([...d.errors, ...d.warnings].map(String), [], `${path.basename(file)} document ${i}`);
-    return d.toJS() as Obj;
-  });
-}
 
 // Loaded in before(), so that a broken manifest fails these tests and not the whole run.
 let yamlFiles: string[] = [];
@@ -86,31 +76,6 @@ function imagePaths(): string[] {
 
 function providedByImage(p: string): boolean {
   return ['/bin/sh', '/usr/local/bin/node'].includes(p) || imagePaths().some((d) => p === d || p.startsWith(`${d}/`));
-}
-
-/** TypeScript's excess-property check of the manifest against kubernetes-models' declarations. */
-function typeProblems(manifest: IDaemonSet): string[] {
-  const fileName = path.join(ROOT, '__daemonset_fields_check.ts');
-  const source = `import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';\nexport const ds: IDaemonSet = ${JSON.stringify(manifest, null, 1)};\n`;
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: [],
-    module: ts.ModuleKind.CommonJS,
-    moduleResolution: ts.ModuleResolutionKind.Node10,
-    target: ts.ScriptTarget.ES2022,
-  };
-  // The file exists only in memory; module resolution runs from the repository root.
-  const host = ts.createCompilerHost(options);
-  const { getSourceFile, fileExists, readFile } = host;
-  host.getSourceFile = (f, v, ...rest) => (f === fileName ? ts.createSourceFile(f, source, v) : getSourceFile.call(host, f, v, ...rest));
-  host.fileExists = (f) => f === fileName || fileExists.call(host, f);
-  host.readFile = (f) => (f === fileName ? source : readFile.call(host, f));
-  const program = ts.createProgram([fileName], options, host);
-  return ts
-    .getPreEmitDiagnostics(program, program.getSourceFile(fileName))
-    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }
 
 describe('deploy manifests', () => {

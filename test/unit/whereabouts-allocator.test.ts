@@ -75,3 +75,15 @@ describe('whereabouts allocator (Whereabouts pkg/allocate and pkg/iphelpers tabl
     assert.equal(got.kind === 'new' && got.offset, 3n);
   });
 });
+
+describe('whereabouts allocator: the gateway', () => {
+  it('is never handed out when it lies in the range (ours), and only in its own family', () => {
+    const r = parseWhereaboutsIpam({ type: 'whereabouts', range: '198.18.0.0/24', gateway: '198.18.0.1' }).ranges[0];
+    const p = planRange(r as never, '198.18.0.1');
+    const got = assign(p, [], [], who);
+    assert.equal(got.kind === 'new' && offsetAddress(p, got.offset), '198.18.0.2');
+    assert.equal(p.capacity, 253n);
+    const v6 = planRange(parseWhereaboutsIpam({ type: 'whereabouts', range: '2001:db8::/64' }).ranges[0] as never, '198.18.0.1');
+    assert.equal(v6.capacity, (1n << 64n) - 2n);
+  });
+});

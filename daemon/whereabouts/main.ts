@@ -1,0 +1,140 @@
+/** `whereabouts daemon [flags]`: wires flags, stores, the IPAM service, RPC and metrics, and handles signals. */
+import * as fs from 'node:fs';
+import { parseWhereaboutsIpam } from '../../shared/whereabouts-config';
+import { WbMethod, type WbAllocationView } from '../../shared/whereabouts-protocol';
+import { VERSION } from '../../shared/version';
+import { FlagError } from '../go-flags';
+import { listen } from '../listen';
+import { createLogger, type Logger } from '../log';
+import { serveMetrics } from '../metrics';
+import { RpcServer, type MethodHandler } from '../rpc-server';
+import { notifySystemd } from '../sd-notify';
+import { FileStore } from './file-store';
+import { parseWhereaboutsFlags, usage, type WhereaboutsDaemonOptions } from './flags';
+import { WhereaboutsService } from './ipam-service';
+import { createWhereaboutsMetrics } from './metrics';
+import * as v from './rpc-validate';
+import { StoreRegistry, type EtcdStoreFactory } from './store-registry';
+
+export interface RunOptions {
+  /** the etcd store, when this build has one */
+  openEtcd?: EtcdStoreFactory;
+}
+
+async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
+  const snaps = await file.read(file.listPools(), { deadline: Date.now() + 5000 });
+  return snaps.flatMap((s) =>
+    s.allocations.map((a) => {
+      const row: WbAllocationView = {
+        store: file.endpoint,
+        networkName: s.pool.networkName,
+        range: s.pool.range,
+        address: a.address,
+        containerId: a.containerId,
+        podRef: a.podRef,
+        ifname: a.ifname,
+        node: a.node,
+        createdAt: a.createdAt,
+      };
+      if (a.network !== undefined) row.network = a.network;
+      return row;
+    }),
+  );
+}
+
+export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: Logger, run: RunOptions = {}): Promise<{ stop: () => Promise<void> }> {
+  const file = new FileStore(opts.stateDir);
+  file.open();
+  const stores = new StoreRegistry(file, run.openEtcd);
+  const service = new WhereaboutsService({ storeFor: (ipam) => stores.storeFor(ipam), node: opts.nodeName, log });
+  const fileAllocations = { count: 0 };
+  const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts);
+  const refreshCount = async () => {
+    fileAllocations.count = (await listAllocations(file)).length;
+  };
+  await refreshCount();
+
+  const who = (p: ReturnType<typeof v.attachmentParams>) => ({ containerId: p.containerId, podRef: p.podRef, ifname: p.ifname, network: p.network });
+  const methods: Record<string, MethodHandler> = {
+    [WbMethod.Add]: async (p) => {
+      const a = v.attachmentParams(p);
+      const ips = await service.add(parseWhereaboutsIpam(a.ipam), who(a));
+      log.info('ADD', { containerId: a.containerId, ifname: a.ifname, podRef: a.podRef, addresses: ips.map((i) => i.address).join(',') });
+      void refreshCount();
+      return ips;
+    },
+    [WbMethod.Del]: async (p) => {
+      const a = v.attachmentParams(p);
+      const released = await service.del(parseWhereaboutsIpam(a.ipam), who(a));
+      void refreshCount();
+      return { released };
+    },
+    [WbMethod.Check]: async (p) => {
+      const c = v.checkParams(p);
+      await service.check(parseWhereaboutsIpam(c.ipam), who(c), c.expected);
+      return {};
+    },
+    [WbMethod.Gc]: async (p) => {
+      const g = v.gcParams(p);
+      const released = await service.gc(parseWhereaboutsIpam(g.ipam), g.network, g.validAttachments);
+      void refreshCount();
+      return { released };
+    },
+    [WbMethod.Status]: async (p) => {
+      await service.status(parseWhereaboutsIpam(v.statusParams(p).ipam));
+      return { ok: true, version: VERSION };
+    },
+    [WbMethod.Allocations]: async () => listAllocations(file),
+  };
+
+  const listener = await listen(opts.socketPath);
+  const rpc = new RpcServer(listener.server, methods, log, metrics);
+  const metricsServer = opts.metricsAddress ? await serveMetrics(metrics, opts.metricsAddress) : undefined;
+  if (opts.pidfile) fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
+  log.info('whereabouts daemon ready', { version: VERSION, socket: opts.socketPath, activated: listener.activated, stateDir: opts.stateDir, node: opts.nodeName, allocations: fileAllocations.count });
+  notifySystemd('READY=1', log);
+
+  const stop = async () => {
+    await rpc.close();
+    metricsServer?.close();
+    await stores.close();
+    if (listener.ownsSocketFile) fs.rmSync(opts.socketPath, { force: true });
+    if (opts.pidfile) fs.rmSync(opts.pidfile, { force: true });
+  };
+  return { stop };
+}
+
+export function main(argv: string[], run: RunOptions = {}): void {
+  let opts: WhereaboutsDaemonOptions;
+  try {
+    opts = parseWhereaboutsFlags(argv);
+  } catch (err) {
+    process.stderr.write(`whereabouts daemon: ${(err as Error).message}\n`);
+    process.exit(err instanceof FlagError ? 2 : 1);
+  }
+  if (opts.help) {
+    process.stdout.write(usage() + '\n');
+    return;
+  }
+  const log = createLogger({ level: opts.logLevel, format: opts.logFormat });
+  process.on('uncaughtException', (err) => log.error('uncaught exception (bug); continuing', { err: String(err.stack ?? err) }));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection (bug); continuing', { err: String(err) }));
+  runWhereaboutsDaemon(opts, log, run).then(
+    ({ stop }) => {
+      let stopping = false;
+      const onSignal = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping; allocations stay in the store', { signal: sig });
+        notifySystemd('STOPPING=1', log);
+        stop().finally(() => process.exit(0));
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+    },
+    (err: Error) => {
+      log.error('whereabouts daemon failed to start', { err: err.message });
+      process.exit(1);
+    },
+  );
+}
