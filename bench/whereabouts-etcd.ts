@@ -120,7 +120,8 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
     cniVersion: '1.0.0',
     name: 'wae-hl',
     type: 'bridge',
-    ipam: { type: 'host-local', dataDir: dir, ranges: [[{ subnet: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232' }]] },
+    // the gateway outside the range: host-local skips its gateway (.1 by default) and would have 999
+    ipam: { type: 'host-local', dataDir: dir, ranges: [[{ subnet: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', gateway: '198.18.3.254' }]] },
   });
   const latencies: number[] = [];
   const addresses: string[] = [];
@@ -133,8 +134,10 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
       const s = Date.now();
       const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `hl-${i}`, CNI_NETNS: '/var/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
       const r = await run(HOST_LOCAL, [], { env, input: conf });
-      if (r.code !== 0) failed++;
-      else {
+      if (r.code !== 0) {
+        failed++;
+        log(`  host-local ADD ${i} failed: ${(r.stdout + r.stderr).trim().slice(0, 300)}`);
+      } else {
         latencies.push(Date.now() - s);
         addresses.push(String((JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address));
       }
