@@ -8,8 +8,11 @@
  *   (the stampede);
  * - raw-serial: the same, one allocation at a time per pool in this process (KeyedQueue);
  * - service: the daemon's own WhereaboutsService (per-pool queue, the real allocator, a short
- *   random pause after a lost race), over the etcd store.
+ *   random pause after a lost race), over the etcd store;
+ * - service-lock: the service, with every ADD also holding a cluster-wide per-pool lock (an
+ *   etcd key under a 5 s lease, etcd3's Lock, retried every few ms while another node holds it).
  */
+import { Etcd3, EtcdLockFailedError } from 'etcd3';
 import { KeyedQueue } from '../daemon/keyed-queue';
 import { silentLogger } from '../daemon/log';
 import { openEtcdStore } from '../daemon/whereabouts/etcd-store';
@@ -18,7 +21,7 @@ import { parseWhereaboutsIpam } from '../shared/whereabouts-config';
 import { allocateOne } from '../test/helpers/whereabouts-lowest-free';
 import { pool as inParallel } from './stats';
 
-export type Allocator = 'raw' | 'raw-serial' | 'service';
+export type Allocator = 'raw' | 'raw-serial' | 'service' | 'service-lock';
 
 export interface WorkerJob {
   endpoints: string[];
@@ -62,6 +65,24 @@ async function main(): Promise<void> {
   const service = new WhereaboutsService({ storeFor: () => store, node: job.tag, log: silentLogger, verbDeadlineMs: 120_000 });
   const queue = new KeyedQueue();
   const poolRef = { networkName: job.networkName, range: ipam.ranges[0]!.range };
+  const lockClient = job.allocator === 'service-lock' ? new Etcd3({ hosts: job.endpoints }) : undefined;
+  const withClusterLock = async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      const lock = lockClient!.lock(`/whereabouts-bench-lock/${job.networkName}/${poolRef.range}`).ttl(5);
+      try {
+        await lock.acquire();
+      } catch (err) {
+        if (!(err instanceof EtcdLockFailedError)) throw err;
+        await new Promise((r) => setTimeout(r, 1 + Math.random() * 4));
+        continue;
+      }
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    }
+  };
   await store.health({ deadline: Date.now() + 30_000 });
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
@@ -73,8 +94,13 @@ async function main(): Promise<void> {
     const start = Date.now();
     try {
       let address: string;
+      const add = () => service.add(ipam, { containerId: `cid-${who}`, podRef: `bench/${who}`, ifname: 'eth0', network: 'bench' });
       if (job.allocator === 'service') {
-        const [ip] = await service.add(ipam, { containerId: `cid-${who}`, podRef: `bench/${who}`, ifname: 'eth0', network: 'bench' });
+        const [ip] = await add();
+        address = ip!.address;
+      } else if (job.allocator === 'service-lock') {
+        // the service's own per-pool queue runs inside the lock, so take the lock per pool too
+        const [ip] = await queue.run(job.range, () => withClusterLock(add));
         address = ip!.address;
       } else {
         const go = () => allocateOne(store, poolRef, who, { size: job.size, deadlineMs: 120_000, node: job.tag });
@@ -97,8 +123,9 @@ async function main(): Promise<void> {
     one,
   );
   result.wallMs = Date.now() - t0;
-  if (job.allocator === 'service') result.retries = service.conflicts;
+  if (job.allocator.startsWith('service')) result.retries = service.conflicts;
   await store.close();
+  lockClient?.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

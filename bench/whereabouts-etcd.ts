@@ -26,6 +26,8 @@ import type { StoreWrite } from '../daemon/whereabouts/store';
 import { parseWhereaboutsIpam } from '../shared/whereabouts-config';
 import { EtcdCluster } from '../test/helpers/etcd-cluster';
 import { run } from '../test/helpers/sh';
+import { startWbNode, stopWbNode, type WbNode } from '../test/helpers/whereabouts-etcd-nodes';
+import { WB_SHIM } from '../test/helpers/whereabouts-lab';
 import { historyProblems } from '../test/helpers/whereabouts-lowest-free';
 import { renderEtcdBench, type EtcdBenchResults, type RunFigures } from './whereabouts-etcd-report';
 import { p50, p95, pool as inParallel } from './stats';
@@ -120,7 +122,8 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
     cniVersion: '1.0.0',
     name: 'wae-hl',
     type: 'bridge',
-    ipam: { type: 'host-local', dataDir: dir, ranges: [[{ subnet: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232' }]] },
+    // the gateway outside the range: host-local skips its gateway (.1 by default) and would have 999
+    ipam: { type: 'host-local', dataDir: dir, ranges: [[{ subnet: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', gateway: '198.18.3.254' }]] },
   });
   const latencies: number[] = [];
   const addresses: string[] = [];
@@ -133,8 +136,10 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
       const s = Date.now();
       const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `hl-${i}`, CNI_NETNS: '/var/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
       const r = await run(HOST_LOCAL, [], { env, input: conf });
-      if (r.code !== 0) failed++;
-      else {
+      if (r.code !== 0) {
+        failed++;
+        log(`  host-local ADD ${i} failed: ${(r.stdout + r.stderr).trim().slice(0, 300)}`);
+      } else {
         latencies.push(Date.now() - s);
         addresses.push(String((JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address));
       }
@@ -154,6 +159,88 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
     p50Ms: p50(latencies),
     p95Ms: p95(latencies),
   };
+}
+
+/**
+ * Issue 11's target through the real shim and daemons: 4 whereabouts daemons (4 nodes) on the
+ * etcd cluster, `count` ADDs of dist/cni/whereabouts (IPAM alone, as a runtime's bridge would
+ * exec it) with `inFlight` at a time, spread over the daemons; then a 1001st, which must fail.
+ */
+async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: number, rangeEnd: string): Promise<RunFigures & { extra: string }> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-waeb-nodes-'));
+  const nodes: WbNode[] = [];
+  for (let n = 0; n < 4; n++) nodes.push(await startWbNode(root, `waeb-node-${n}`));
+  const networkName = `bench${process.pid}d${netSeq++}`;
+  const conf = (n: number) =>
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'waeb',
+      type: 'bridge',
+      ipam: {
+        type: 'whereabouts',
+        range: '198.18.0.0/22',
+        range_start: '198.18.0.1',
+        range_end: rangeEnd,
+        network_name: networkName,
+        datastore: 'etcd',
+        etcd_host: cluster.endpoints().map((e) => e.replace(/^http:\/\//, '')).join(','),
+        daemonSocketPath: nodes[n]!.socketPath,
+        configuration_path: path.join(root, 'no-flat-file.conf'),
+      },
+    });
+  const add = (i: number) => {
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: `waeb-${i}`, CNI_NETNS: '/var/run/netns/none', CNI_IFNAME: 'net1', CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=pod-${i}`, CNI_PATH: path.dirname(WB_SHIM) };
+    return run(WB_SHIM, [], { env, input: conf(i % 4), timeoutMs: 300_000 });
+  };
+  const latencies: number[] = [];
+  const addresses: string[] = [];
+  let failed = 0;
+  const t0 = Date.now();
+  try {
+    await inParallel(
+      Array.from({ length: count }, (_, i) => i),
+      inFlight,
+      async (i) => {
+        const s = Date.now();
+        const r = await add(i);
+        if (r.code !== 0) {
+          failed++;
+          log(`  ADD ${i} failed: ${r.stdout.trim().slice(0, 300)}`);
+          return;
+        }
+        latencies.push(Date.now() - s);
+        addresses.push(String((JSON.parse(r.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address));
+      },
+    );
+    const wallMs = Date.now() - t0;
+    const extraRun = await add(count);
+    const extra = extraRun.code === 0 ? 'succeeded (wrong)' : (() => {
+      const e = JSON.parse(extraRun.stdout) as { code: number; msg: string };
+      return `code ${e.code}: ${e.msg}`;
+    })();
+    const store = openEtcdStore({ endpoints: cluster.endpoints() });
+    const [snap] = await store.read([{ networkName, range: '198.18.0.0/22' }], { deadline: Date.now() + 30_000 });
+    const resv = await store.readReservations(networkName, { deadline: Date.now() + 30_000 });
+    await store.close();
+    const problems = historyProblems([], snap!.allocations, resv);
+    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms; stored ${snap!.allocations.length}; ${problems.length} problems; 1001st: ${extra}`);
+    return {
+      ok: latencies.length,
+      failed,
+      duplicates: addresses.length - new Set(addresses).size + problems.filter((p) => p.startsWith('duplicate')).length,
+      problems: problems.length,
+      stored: snap!.allocations.length,
+      retriesPerAlloc: NaN,
+      allocsPerS: latencies.length / (wallMs / 1000),
+      wallMs,
+      p50Ms: p50(latencies),
+      p95Ms: p95(latencies),
+      extra,
+    };
+  } finally {
+    for (const n of nodes) await stopWbNode(n);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 }
 
 /** ms for each of `n` sequential ADDs through the service into `range`, after `taken` are stored */
@@ -193,7 +280,7 @@ async function main(): Promise<void> {
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : quick ? 1 : 3;
   const started = Date.now();
   const cluster = await EtcdCluster.start({ prefix: 'waeb' });
-  const results: EtcdBenchResults = { date: new Date().toISOString(), runs, stampede: [], target: [], hostLocal: [], big: { slash16Ms: [], slash24Ms: [] }, command: '' };
+  const results: EtcdBenchResults = { date: new Date().toISOString(), runs, stampede: [], target: [], daemons: [], hostLocal: [], big: { slash16Ms: [], slash24Ms: [] }, command: '' };
   try {
     const stampedeCount = quick ? 80 : 240;
     const r1024 = { range: '198.18.0.0/22', size: 1024 };
@@ -201,7 +288,7 @@ async function main(): Promise<void> {
       [1, 8],
       [4, 2],
     ] as const) {
-      for (const allocator of ['raw', 'raw-serial', 'service'] as const) {
+      for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
         const figs = [];
         for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
         results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
@@ -222,6 +309,8 @@ async function main(): Promise<void> {
       );
       await store.close();
       results.target.push({ ...r, extra });
+      log(`target run ${k + 1} through the shim and 4 daemons`);
+      results.daemons.push(await throughDaemons(cluster, pods, 200, quick ? '198.18.0.200' : exact.rangeEnd));
       results.hostLocal.push(await hostLocal(pods, 200));
       log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
     }

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { noop } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import type { IKeyValue, IRequestOp, ICompare } from 'etcd3/lib/rpc';
+import type { Datastore } from '../../shared/whereabouts-config';
 import * as keys from './etcd-keys';
 import {
   StoreUnavailableError,
@@ -30,17 +31,15 @@ import {
   type WhereaboutsStore,
 } from './store';
 
-export interface EtcdStoreConfig {
-  /** `http://host:port`, `https://host:port`, `host:port` or `unix:///path` */
-  endpoints: string[];
-  username?: string;
-  password?: string;
-  keyFile?: string;
-  certFile?: string;
-  caCertFile?: string;
+/**
+ * The `etcd_*` keys as the config parses them (shared/whereabouts-config.ts); endpoints are
+ * `http://host:port`, `https://host:port`, `host:port` (https when a TLS file is set) or
+ * `unix:///path`.
+ */
+export type EtcdStoreConfig = Omit<Extract<Datastore, { kind: 'etcd' }>, 'kind'> & {
   /** keys per range page (default 5000); tests make it small to cross page boundaries */
   pageSize?: number;
-}
+};
 
 /** no single gRPC call waits longer than this, whatever the caller's deadline */
 export const MAX_CALL_MS = 10_000;

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../log';
 import { serveMetrics } from '../metrics';
 import { RpcServer, type MethodHandler } from '../rpc-server';
 import { notifySystemd } from '../sd-notify';
+import { openEtcdStore } from './etcd-store';
 import { FileStore } from './file-store';
 import { parseWhereaboutsFlags, usage, type WhereaboutsDaemonOptions } from './flags';
 import { WhereaboutsService } from './ipam-service';
@@ -104,7 +105,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   return { stop };
 }
 
-export function main(argv: string[], run: RunOptions = {}): void {
+export function main(argv: string[], run: RunOptions = { openEtcd: openEtcdStore }): void {
   let opts: WhereaboutsDaemonOptions;
   try {
     opts = parseWhereaboutsFlags(argv);
