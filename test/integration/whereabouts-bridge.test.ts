@@ -6,23 +6,16 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { REPO } from '../helpers/lab';
-import { requireRootTools, run } from '../helpers/sh';
-import { cleanupNetns } from '../helpers/netns';
-import { ipsOf, podArgs, WhereaboutsLab } from '../helpers/whereabouts-lab';
+import { run } from '../helpers/sh';
+import { ipsOf, podArgs, useWhereaboutsLab, type WhereaboutsLab } from '../helpers/whereabouts-lab';
 
 describe('whereabouts through bridge and macvlan (file store) @root', function () {
   this.timeout(300_000);
   let lab: WhereaboutsLab;
 
-  before(async function () {
-    requireRootTools(this, ['/usr/lib/cni/bridge', '/usr/lib/cni/macvlan', '/usr/sbin/ip']);
-    lab = new WhereaboutsLab();
-    await lab.startDaemon();
-  });
-  after(async () => {
-    await lab?.stopDaemon();
-    await cleanupNetns();
-    lab?.cleanup();
+  const labOf = useWhereaboutsLab();
+  beforeEach(() => {
+    lab = labOf();
   });
 
   it('dual stack: one IPv4 and one IPv6 address in one result, both on the pod interface', async () => {
