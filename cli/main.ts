@@ -8,6 +8,8 @@ import { DEFAULT_SOCKET_PATH } from '../shared/dhcp-config';
 import { call, DaemonUnreachableError } from '../shared/rpc-client';
 import { Method, type DaemonStatusResult, type LeaseView } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
+import { DEFAULT_WHEREABOUTS_SOCKET } from '../shared/whereabouts-config';
+import { WB_DAEMON, WbMethod, type WbAllocationView } from '../shared/whereabouts-protocol';
 import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, noMatch: 4 } as const;
@@ -21,7 +23,9 @@ export function buildProgram(): Command {
     .description('Inspect and operate the cni-dhcp lease daemon')
     .version(VERSION)
     .addOption(new Option('-s, --socket <path>', 'daemon socket').default(process.env.CNI_DHCP_SOCKET ?? DEFAULT_SOCKET_PATH))
-    .exitOverride();
+    .exitOverride()
+    // options after a sub-command are its own: `whereabouts allocations --socket` names the whereabouts socket
+    .enablePositionalOptions();
 
   program
     .command('leases')
@@ -72,6 +76,24 @@ export function buildProgram(): Command {
       const r = await call<{ released: number }>(program.opts().socket, Method.Release, params, { timeoutMs: 30_000 });
       out(`released ${r.released} lease${r.released === 1 ? '' : 's'}`);
       if (r.released === 0) process.exitCode = EXIT.noMatch;
+    });
+  const wb = program.command('whereabouts').description('the whereabouts IPAM daemon (its own socket)').enablePositionalOptions();
+  wb.command('allocations')
+    .description("list the allocations in the daemon's file store")
+    .addOption(new Option('--socket <path>', 'whereabouts daemon socket').default(process.env.CNI_WHEREABOUTS_SOCKET ?? DEFAULT_WHEREABOUTS_SOCKET))
+    .option('--json', 'print JSON instead of a table')
+    .option('--range <cidr>', 'only this range')
+    .action(async (o: { socket: string; json?: boolean; range?: string }) => {
+      const all = await call<WbAllocationView[]>(o.socket, WbMethod.Allocations, {}, { ...WB_DAEMON, timeoutMs: 10_000 });
+      const rows = all.filter((a) => o.range === undefined || a.range === o.range);
+      if (o.json) out(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) out('no allocations');
+      else {
+        const header = ['NETWORK_NAME', 'RANGE', 'ADDRESS', 'POD', 'CONTAINER', 'IFNAME', 'NETWORK', 'NODE'];
+        const cells = rows.map((a) => [a.networkName || '-', a.range, a.address, a.podRef || '-', a.containerId.slice(0, 16), a.ifname, a.network ?? '-', a.node]);
+        out(renderTable(header, cells));
+      }
+      if (rows.length === 0) process.exitCode = EXIT.noMatch;
     });
   return program;
 }

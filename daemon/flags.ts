@@ -4,7 +4,7 @@
  * our own options are long options.
  */
 import { DEFAULT_SOCKET_PATH } from '../shared/dhcp-config';
-import { checkLogFlags, FlagError, flagUsage, parseFlagTable, type FlagTable } from './go-flags';
+import { checkLogFlags, commonFlags, FlagError, flagUsage, parseFlagTable, type FlagTable } from './go-flags';
 
 export { FlagError, parseDuration } from './go-flags';
 
@@ -32,10 +32,7 @@ const FLAGS: FlagTable<DaemonOptions> = {
   resendmax: { key: 'resendMaxMs', kind: 'duration', help: 'cap of one retransmission interval (default 62s)' },
   resendtimeout: { key: 'resendTimeoutMs', kind: 'duration', help: 'how long one exchange retransmits before restarting with a new xid (default 208s)' },
   'state-dir': { key: 'stateDir', kind: 'string', help: 'where leases are persisted (default /var/lib/cni/dhcp)' },
-  'log-level': { key: 'logLevel', kind: 'string', help: 'error|warn|info|debug (default info)' },
-  'log-format': { key: 'logFormat', kind: 'string', help: 'text|json (default text)' },
-  'metrics-address': { key: 'metricsAddress', kind: 'string', help: 'serve Prometheus metrics on host:port (off by default)' },
-  help: { key: 'help', kind: 'bool', help: 'show this help' },
+  ...commonFlags<DaemonOptions>(),
 };
 
 export function usage(): string {

@@ -66,6 +66,23 @@ export function parseFlagTable<T extends { help: boolean }>(argv: string[], tabl
   return opts;
 }
 
+interface CommonOptions {
+  logLevel: string;
+  logFormat: string;
+  metricsAddress?: string;
+  help: boolean;
+}
+
+/** The long options both daemons take, in the same words. */
+export function commonFlags<T extends CommonOptions>(): FlagTable<T> {
+  return {
+    'log-level': { key: 'logLevel', kind: 'string', help: 'error|warn|info|debug (default info)' },
+    'log-format': { key: 'logFormat', kind: 'string', help: 'text|json (default text)' },
+    'metrics-address': { key: 'metricsAddress', kind: 'string', help: 'serve Prometheus metrics on host:port (off by default)' },
+    help: { key: 'help', kind: 'bool', help: 'show this help' },
+  } as FlagTable<T>;
+}
+
 /** The checks both daemons make on their logging flags. */
 export function checkLogFlags(opts: { logLevel: string; logFormat: string }): void {
   if (!['error', 'warn', 'info', 'debug'].includes(opts.logLevel)) throw new FlagError(`--log-level: expected error, warn, info or debug`);

@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Method } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
-import { FlagError, parseFlags, usage, type DaemonOptions } from './flags';
+import { parseFlags, usage, type DaemonOptions } from './flags';
 import { LeaseManager } from './lease-manager';
 import { LeaseStore } from './lease-store';
 import { listen } from './listen';
-import { createLogger, type Logger } from './log';
+import type { Logger } from './log';
+import { runDaemonProcess } from './process-main';
 import { createMetrics, noMetrics, serveMetrics } from './metrics';
 import { notifySystemd } from './sd-notify';
 import { RpcServer, type MethodHandler } from './rpc-server';
@@ -91,36 +92,11 @@ export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ sto
 }
 
 export function main(argv: string[]): void {
-  let opts: DaemonOptions;
-  try {
-    opts = parseFlags(argv);
-  } catch (err) {
-    process.stderr.write(`dhcp daemon: ${(err as Error).message}\n`);
-    process.exit(err instanceof FlagError ? 2 : 1);
-  }
-  if (opts.help) {
-    process.stdout.write(usage() + '\n');
-    return;
-  }
-  const log = createLogger({ level: opts.logLevel, format: opts.logFormat });
-  process.on('uncaughtException', (err) => log.error('uncaught exception (bug); continuing', { err: String(err.stack ?? err) }));
-  process.on('unhandledRejection', (err) => log.error('unhandled rejection (bug); continuing', { err: String(err) }));
-  runDaemon(opts, log).then(
-    ({ stop }) => {
-      let stopping = false;
-      const onSignal = (sig: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info('stopping; leases stay on disk and resume at the next start', { signal: sig });
-        notifySystemd('STOPPING=1', log);
-        stop().finally(() => process.exit(0));
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-    },
-    (err: Error) => {
-      log.error('daemon failed to start', { err: err.message });
-      process.exit(1);
-    },
-  );
+  runDaemonProcess(argv, {
+    name: 'dhcp daemon',
+    parse: parseFlags,
+    usage,
+    start: runDaemon,
+    stoppingNote: 'stopping; leases stay on disk and resume at the next start',
+  });
 }

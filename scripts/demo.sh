@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The main job, self-contained: a DHCP server (dnsmasq) in its own namespace, our daemon in a
 # "node" namespace with a bridge, three pods attached by the real bridge plugin with our dhcp
-# IPAM, the lease table, then everything torn down. Only 198.18.0.0/24 inside its namespaces.
+# IPAM, the lease table; then the whereabouts daemon on its file store and four more pods
+# (two networks sharing a CIDR kept apart by network_name, one dual-stack pod), the
+# allocation table; then everything torn down. Only 198.18.0.0/15 and 2001:db8::/32 inside
+# its namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
@@ -10,9 +13,10 @@ bash scripts/setup.sh
 ID="demo$$"
 DIR=$(mktemp -d "/tmp/cni-dhcp-$ID-XXXX")
 SRV="cdd-$ID-srv"; NODE="cdd-$ID-node"; BR="cdbr$$"; BR=${BR:0:15}
-PODS=(); DNSMASQ=""; DAEMON=""
+PODS=(); DNSMASQ=""; DAEMON=""; WBDAEMON=""
 cleanup() {
   set +e
+  [ -n "$WBDAEMON" ] && kill "$WBDAEMON" 2>/dev/null && wait "$WBDAEMON" 2>/dev/null
   [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
   [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null && wait "$DNSMASQ" 2>/dev/null
   for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null; done
@@ -23,6 +27,7 @@ trap cleanup EXIT
 
 mkdir -p "$DIR/bin"
 ln -s "$PWD/dist/cni/dhcp" "$DIR/bin/dhcp"
+ln -s "$PWD/dist/cni/whereabouts" "$DIR/bin/whereabouts"
 ln -s /usr/lib/cni/bridge "$DIR/bin/bridge"
 
 echo "== topology: $SRV (dnsmasq, 198.18.0.1) <-> bridge $BR in $NODE (daemon) <-> pods"
@@ -73,4 +78,38 @@ for i in 1 2 3; do
 done
 sleep 0.3
 echo "== after DEL: $(wc -l < "$DIR/dnsmasq.leases") leases left on the server"
+
+echo "== whereabouts: the daemon in $NODE on its file store ($DIR/wb-state)"
+WBSOCK="$DIR/run/whereabouts.sock"
+ip netns exec "$NODE" "$PWD/dist/cni/whereabouts" daemon -socketpath "$WBSOCK" --state-dir "$DIR/wb-state" --node-name demo-node 2>"$DIR/wb-daemon.log" &
+WBDAEMON=$!
+for _ in $(seq 200); do [ -S "$WBSOCK" ] && break; sleep 0.05; done
+[ -S "$WBSOCK" ] || { echo "whereabouts daemon did not start:"; cat "$DIR/wb-daemon.log"; exit 1; }
+# the flat file, merged under every network's ipam section (here: where the daemon listens)
+printf '{"daemonSocketPath":"%s"}\n' "$WBSOCK" >"$DIR/whereabouts.conf"
+wbconf() { # NAME IPAM-KEYS
+  printf '{"cniVersion":"1.0.0","name":"%s","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"whereabouts","configuration_path":"%s",%s}}' "$1" "$BR" "$DIR/whereabouts.conf" "$2"
+}
+RED=$(wbconf wb-red '"range":"198.18.1.0/24","network_name":"red"')
+BLUE=$(wbconf wb-blue '"range":"198.18.1.0/24","network_name":"blue"')
+DUAL=$(wbconf wb-dual '"range":"198.18.2.0/24","gateway":"198.18.2.1","ipRanges":[{"range":"2001:db8:2::/64"}]')
+WBPODS=(); WBCONFS=()
+attach() { # N CONF LABEL
+  POD="cdd-$ID-wb$1"; ip netns add "$POD"; PODS+=("$POD"); WBPODS+=("$POD"); WBCONFS+=("$2")
+  out=$(echo "$2" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="wb$1-$ID" CNI_NETNS="/var/run/netns/$POD" \
+        CNI_IFNAME=net1 CNI_PATH="$DIR/bin" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=wb-$1" /usr/lib/cni/bridge)
+  echo "== wb$1 ($3): $(echo "$out" | tr -s " \n" " ")"
+  ip -n "$POD" -o addr show dev net1 scope global | awk '{print "   ", $4}'
+}
+attach 1 "$RED" "network_name red"
+attach 2 "$BLUE" "network_name blue, same CIDR: its own address space"
+attach 3 "$RED" "network_name red again: the next address"
+attach 4 "$DUAL" "dual stack"
+echo "== cni-dhcp whereabouts allocations"
+dist/bin/cni-dhcp whereabouts allocations --socket "$WBSOCK"
+for i in "${!WBPODS[@]}"; do
+  echo "${WBCONFS[$i]}" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID="wb$((i + 1))-$ID" CNI_NETNS="/var/run/netns/${WBPODS[$i]}" \
+    CNI_IFNAME=net1 CNI_PATH="$DIR/bin" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=wb-$((i + 1))" /usr/lib/cni/bridge
+done
+echo "== after DEL: $(dist/bin/cni-dhcp whereabouts allocations --socket "$WBSOCK" || true)"
 echo "== done; tearing down"

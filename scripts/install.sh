@@ -290,30 +290,23 @@ fi
 write_launcher "$prefix/bin/cni-dhcp" "$lib_dir/dist/bin/cni-dhcp"
 echo "$prefix/bin/cni-dhcp" >>"$tmpdir/manifest"
 
+# put_units UNIT PLUGIN STATE_DIR DEFAULT_STATE_DIR: the unit pair, the service pointed at this
+# install's bin dir and, when it is not the default, its state dir.
+put_units() {
+  claim "$unit_dir/$1.socket"
+  put_file "$from/systemd/$1.socket" "$root$unit_dir/$1.socket" 644
+  sed -e "s|^ExecStart=/opt/cni/bin/$2 daemon|ExecStart=$bin_dir/$2 daemon|" "$from/systemd/$1.service" >"$tmpdir/$1.service"
+  if [ "$3" != "$4" ]; then
+    sed -i -e "s|^\(ExecStart=.*\)\$|\1 --state-dir $3|" \
+      -e "s|^StateDirectory=.*|ReadWritePaths=$3|" -e '/^StateDirectoryMode=/d' "$tmpdir/$1.service"
+  fi
+  claim "$unit_dir/$1.service"
+  put_file "$tmpdir/$1.service" "$root$unit_dir/$1.service" 644
+  printf '%s\n' "$unit_dir/$1.socket" "$unit_dir/$1.service" >>"$tmpdir/manifest"
+}
 if [ "$systemd" = 1 ]; then
-  claim "$unit_dir/cni-dhcp.socket"
-  put_file "$from/systemd/cni-dhcp.socket" "$root$unit_dir/cni-dhcp.socket" 644
-  # The unit names the default paths; point it at this install's.
-  sed -e "s|^ExecStart=/opt/cni/bin/dhcp daemon|ExecStart=$bin_dir/dhcp daemon|" "$from/systemd/cni-dhcp.service" >"$tmpdir/service"
-  if [ "$state_dir" != /var/lib/cni/dhcp ]; then
-    sed -i -e "s|^\(ExecStart=.*\)\$|\1 --state-dir $state_dir|" \
-      -e "s|^StateDirectory=.*|ReadWritePaths=$state_dir|" -e '/^StateDirectoryMode=/d' "$tmpdir/service"
-  fi
-  claim "$unit_dir/cni-dhcp.service"
-  put_file "$tmpdir/service" "$root$unit_dir/cni-dhcp.service" 644
-  printf '%s\n' "$unit_dir/cni-dhcp.socket" "$unit_dir/cni-dhcp.service" >>"$tmpdir/manifest"
-  if [ "$with_whereabouts" = 1 ]; then
-    claim "$unit_dir/cni-whereabouts.socket"
-    put_file "$from/systemd/cni-whereabouts.socket" "$root$unit_dir/cni-whereabouts.socket" 644
-    sed -e "s|^ExecStart=/opt/cni/bin/whereabouts daemon|ExecStart=$bin_dir/whereabouts daemon|" "$from/systemd/cni-whereabouts.service" >"$tmpdir/wb-service"
-    if [ "$wb_state_dir" != /var/lib/cni/whereabouts ]; then
-      sed -i -e "s|^\(ExecStart=.*\)\$|\1 --state-dir $wb_state_dir|" \
-        -e "s|^StateDirectory=.*|ReadWritePaths=$wb_state_dir|" -e '/^StateDirectoryMode=/d' "$tmpdir/wb-service"
-    fi
-    claim "$unit_dir/cni-whereabouts.service"
-    put_file "$tmpdir/wb-service" "$root$unit_dir/cni-whereabouts.service" 644
-    printf '%s\n' "$unit_dir/cni-whereabouts.socket" "$unit_dir/cni-whereabouts.service" >>"$tmpdir/manifest"
-  fi
+  put_units cni-dhcp dhcp "$state_dir" /var/lib/cni/dhcp
+  if [ "$with_whereabouts" = 1 ]; then put_units cni-whereabouts whereabouts "$wb_state_dir" /var/lib/cni/whereabouts; fi
 fi
 if [ "$with_whereabouts" = 1 ]; then
   mkdir -p "$root$wb_state_dir"

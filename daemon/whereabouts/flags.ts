@@ -1,7 +1,7 @@
 /** `whereabouts daemon` flags: the Go-style socket path as dhcp's, our options as long options. */
 import * as os from 'node:os';
 import { DEFAULT_WHEREABOUTS_SOCKET } from '../../shared/whereabouts-config';
-import { checkLogFlags, flagUsage, parseFlagTable, type FlagTable } from '../go-flags';
+import { checkLogFlags, commonFlags, flagUsage, parseFlagTable, type FlagTable } from '../go-flags';
 
 export const DEFAULT_STATE_DIR = '/var/lib/cni/whereabouts';
 
@@ -21,10 +21,7 @@ const FLAGS: FlagTable<WhereaboutsDaemonOptions> = {
   pidfile: { key: 'pidfile', kind: 'string', help: 'write the daemon PID to this file' },
   'state-dir': { key: 'stateDir', kind: 'string', help: `the file store's directory (default ${DEFAULT_STATE_DIR})` },
   'node-name': { key: 'nodeName', kind: 'string', help: 'recorded with each allocation (default: the host name)' },
-  'log-level': { key: 'logLevel', kind: 'string', help: 'error|warn|info|debug (default info)' },
-  'log-format': { key: 'logFormat', kind: 'string', help: 'text|json (default text)' },
-  'metrics-address': { key: 'metricsAddress', kind: 'string', help: 'serve Prometheus metrics on host:port (off by default)' },
-  help: { key: 'help', kind: 'bool', help: 'show this help' },
+  ...commonFlags<WhereaboutsDaemonOptions>(),
 };
 
 export function usage(): string {

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import { parseWhereaboutsIpam } from '../../shared/whereabouts-config';
 import { WbMethod, type WbAllocationView } from '../../shared/whereabouts-protocol';
 import { VERSION } from '../../shared/version';
-import { FlagError } from '../go-flags';
 import { listen } from '../listen';
-import { createLogger, type Logger } from '../log';
+import type { Logger } from '../log';
+import { runDaemonProcess } from '../process-main';
 import { serveMetrics } from '../metrics';
 import { RpcServer, type MethodHandler } from '../rpc-server';
 import { notifySystemd } from '../sd-notify';
@@ -106,36 +106,11 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
 }
 
 export function main(argv: string[], run: RunOptions = { openEtcd: openEtcdStore }): void {
-  let opts: WhereaboutsDaemonOptions;
-  try {
-    opts = parseWhereaboutsFlags(argv);
-  } catch (err) {
-    process.stderr.write(`whereabouts daemon: ${(err as Error).message}\n`);
-    process.exit(err instanceof FlagError ? 2 : 1);
-  }
-  if (opts.help) {
-    process.stdout.write(usage() + '\n');
-    return;
-  }
-  const log = createLogger({ level: opts.logLevel, format: opts.logFormat });
-  process.on('uncaughtException', (err) => log.error('uncaught exception (bug); continuing', { err: String(err.stack ?? err) }));
-  process.on('unhandledRejection', (err) => log.error('unhandled rejection (bug); continuing', { err: String(err) }));
-  runWhereaboutsDaemon(opts, log, run).then(
-    ({ stop }) => {
-      let stopping = false;
-      const onSignal = (sig: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info('stopping; allocations stay in the store', { signal: sig });
-        notifySystemd('STOPPING=1', log);
-        stop().finally(() => process.exit(0));
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-    },
-    (err: Error) => {
-      log.error('whereabouts daemon failed to start', { err: err.message });
-      process.exit(1);
-    },
-  );
+  runDaemonProcess(argv, {
+    name: 'whereabouts daemon',
+    parse: parseWhereaboutsFlags,
+    usage,
+    start: (opts, log) => runWhereaboutsDaemon(opts, log, run),
+    stoppingNote: 'stopping; allocations stay in the store',
+  });
 }

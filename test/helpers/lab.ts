@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { call } from '../../shared/rpc-client';
 import { Method } from '../../shared/rpc-protocol';
 import { buildSegment } from './segment';
-import { run, sh, startProcess, stopProcess, waitFor, type RunResult } from './sh';
+import { run, sh, startProcess, stopProcess, waitFor, withJson, type RunResult } from './sh';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const SHIM = path.join(REPO, 'dist', 'cni', 'dhcp');
@@ -218,13 +218,7 @@ export class Lab {
     if (call.args) env.CNI_ARGS = call.args;
     const bin = call.plugin === 'dhcp' ? SHIM : path.join(REF_CNI, call.plugin);
     const r = await run('ip', ['netns', 'exec', this.nodeNs, bin], { env, input: JSON.stringify(call.config), timeoutMs: 120_000 });
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { ...r, json };
+    return withJson(r);
   }
 
   async podAddr(pod: string, ifname = 'eth1'): Promise<string> {

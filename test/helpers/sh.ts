@@ -74,3 +74,14 @@ export function requireRootTools(ctx: Mocha.Context, tools: string[]): void {
   if (process.env.CI === 'true') throw new Error(`prerequisite ${why} (CI=true: failing instead of skipping)`);
   ctx.skip();
 }
+
+/** A plugin run with its stdout parsed, when it is JSON (a result or a CNI error). */
+export function withJson(r: RunResult): RunResult & { json: Record<string, unknown> | undefined } {
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}

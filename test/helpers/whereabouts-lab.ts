@@ -10,9 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { call } from '../../shared/rpc-client';
 import { WB_DAEMON, WbMethod, type WbAllocationView } from '../../shared/whereabouts-protocol';
-import { createBridge, createNetns, type TestNetns } from './netns';
+import { cleanupNetns, createBridge, createNetns, type TestNetns } from './netns';
 import { REF_CNI, REPO } from './lab';
-import { run, stopProcess, waitFor, type RunResult } from './sh';
+import { requireRootTools, run, stopProcess, waitFor, withJson, type RunResult } from './sh';
 
 export const WB_SHIM = path.join(REPO, 'dist', 'cni', 'whereabouts');
 
@@ -121,13 +121,7 @@ export class WhereaboutsLab {
     const bin = c.plugin === 'whereabouts' ? WB_SHIM : path.join(REF_CNI, c.plugin);
     const input = typeof c.config === 'string' ? c.config : JSON.stringify(c.config);
     const r = await run('ip', ['netns', 'exec', this.node.name, bin], { env, input, timeoutMs: 180_000 });
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { ...r, json };
+    return withJson(r);
   }
 
   cleanup(): void {
@@ -142,4 +136,20 @@ export function ipsOf(r: { json: Record<string, unknown> | undefined }): string[
 export function podArgs(name: string, ns = 'default'): string {
   // as a runtime sends them: the reference plugins refuse unknown args without IgnoreUnknown
   return `IgnoreUnknown=1;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=${name}`;
+}
+
+/** Registers before/after in the calling describe: a lab with its daemon running, removed afterwards. */
+export function useWhereaboutsLab(): () => WhereaboutsLab {
+  let lab: WhereaboutsLab | undefined;
+  before(async function () {
+    requireRootTools(this, [path.join(REF_CNI, 'bridge'), path.join(REF_CNI, 'macvlan'), '/usr/sbin/ip']);
+    lab = new WhereaboutsLab();
+    await lab.startDaemon();
+  });
+  after(async () => {
+    await lab?.stopDaemon();
+    await cleanupNetns();
+    lab?.cleanup();
+  });
+  return () => lab as WhereaboutsLab;
 }

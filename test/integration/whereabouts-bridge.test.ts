@@ -4,23 +4,18 @@
  * node namespace.
  */
 import { strict as assert } from 'node:assert';
-import { requireRootTools } from '../helpers/sh';
-import { cleanupNetns } from '../helpers/netns';
-import { ipsOf, podArgs, WhereaboutsLab } from '../helpers/whereabouts-lab';
+import * as path from 'node:path';
+import { REPO } from '../helpers/lab';
+import { run } from '../helpers/sh';
+import { ipsOf, podArgs, useWhereaboutsLab, type WhereaboutsLab } from '../helpers/whereabouts-lab';
 
 describe('whereabouts through bridge and macvlan (file store) @root', function () {
   this.timeout(300_000);
   let lab: WhereaboutsLab;
 
-  before(async function () {
-    requireRootTools(this, ['/usr/lib/cni/bridge', '/usr/lib/cni/macvlan', '/usr/sbin/ip']);
-    lab = new WhereaboutsLab();
-    await lab.startDaemon();
-  });
-  after(async () => {
-    await lab?.stopDaemon();
-    await cleanupNetns();
-    lab?.cleanup();
+  const labOf = useWhereaboutsLab();
+  beforeEach(() => {
+    lab = labOf();
   });
 
   it('dual stack: one IPv4 and one IPv6 address in one result, both on the pod interface', async () => {
@@ -59,6 +54,16 @@ describe('whereabouts through bridge and macvlan (file store) @root', function (
     const r2 = await lab.cni({ plugin: 'macvlan', command: 'ADD', pod: p2, config: lab.macvlanConfig('wac-blue', blue), args: podArgs('b1') });
     const r3 = await lab.cni({ plugin: 'macvlan', command: 'ADD', pod: p3, config: lab.macvlanConfig('wac-red2', red), args: podArgs('r2') });
     assert.deepEqual([ipsOf(r1), ipsOf(r2), ipsOf(r3)], [['198.18.32.1/24'], ['198.18.32.1/24'], ['198.18.32.2/24']]);
+    // the operator's listing shows the two address spaces
+    const cli = await run(process.execPath, [path.join(REPO, 'dist', 'bin', 'cni-dhcp'), 'whereabouts', 'allocations', '--socket', lab.socketPath, '--range', '198.18.32.0/24']);
+    assert.equal(cli.code, 0, cli.stderr);
+    const lines = cli.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^NETWORK_NAME\s+RANGE\s+ADDRESS\s+POD/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 4).join(' ')).sort(), [
+      'blue 198.18.32.0/24 198.18.32.1 default/b1',
+      'red 198.18.32.0/24 198.18.32.1 default/r1',
+      'red 198.18.32.0/24 198.18.32.2 default/r2',
+    ]);
   });
 
   it('ADD is idempotent on pod + ifname: a re-created sandbox keeps its address', async () => {

@@ -6,9 +6,7 @@
  * gone from it.
  */
 import { strict as assert } from 'node:assert';
-import { requireRootTools } from '../helpers/sh';
-import { cleanupNetns } from '../helpers/netns';
-import { ipsOf, podArgs, WhereaboutsLab } from '../helpers/whereabouts-lab';
+import { ipsOf, podArgs, useWhereaboutsLab, type WhereaboutsLab } from '../helpers/whereabouts-lab';
 
 interface Answer {
   pod: string;
@@ -24,15 +22,9 @@ describe('whereabouts: kill -9 of the daemon mid-burst (file store) @root', func
   const history: Answer[] = [];
   const config = () => lab.bridgeConfig('wac-kill', { range: '198.18.40.0/24' });
 
-  before(async function () {
-    requireRootTools(this, ['/usr/sbin/ip']);
-    lab = new WhereaboutsLab();
-    await lab.startDaemon();
-  });
-  after(async () => {
-    await lab?.stopDaemon();
-    await cleanupNetns();
-    lab?.cleanup();
+  const labOf = useWhereaboutsLab();
+  beforeEach(() => {
+    lab = labOf();
   });
 
   async function call(verb: 'ADD' | 'DEL', pod: string): Promise<Answer> {
