@@ -211,6 +211,12 @@ export class Lease6Machine {
   }
 
   private onPacket(reply: Reply6, srcMac: Buffer | undefined): void {
+    // A late timer (a busy loop, a suspended host) can leave the held lease past its end; no
+    // answer may extend what is already over.
+    if (this.held !== undefined && this.deps.now() >= this.expiresAt(this.held)) {
+      this.ignore(`${describeMessageType6(reply.type)} after the lease ended`);
+      return this.enterByPhase('valid lifetime over');
+    }
     const ex = this.ex;
     if (ex === undefined || ex.sent === 0) return this.ignore(`${describeMessageType6(reply.type)} in ${this.current}, nothing sent`);
     const bad = checkHeader(reply, this.currentXid, this.config);
