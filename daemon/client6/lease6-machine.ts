@@ -4,11 +4,12 @@
  * machine owns one timer, which the edge arms and fires on its behalf. Every exchange keeps one
  * transaction id across its retransmissions (§15) and gets a new one when the next begins.
  */
-import { multicastMac6 } from '../dhcp6/addr6';
 import { describeMessageType6 } from '../dhcp6/message-type6';
 import { ALL_DHCP_SERVERS, MessageType6, type Dhcp6Message, type Reply6 } from '../dhcp6/types';
 import { checkHeader, checkStoredLease6, evaluate, type Outcome6 } from './checks6';
 import * as build from './messages6';
+import type { Destination6 } from './messages6';
+import { OneTimerMachine } from './one-timer-machine';
 import {
   PARAMS, SOL_MAX_DELAY_MS, deadlines6, elapsedCentiseconds, firstTimeout, nextTimeout, type Exchange6,
 } from './timing6';
@@ -24,8 +25,6 @@ export interface Machine6Deps {
 
 /** After a restart, exchanges already due go out spread over up to this long (as in v4). */
 export const RESUME_SPREAD6_MS = 5_000;
-
-const MULTICAST_MAC = multicastMac6(ALL_DHCP_SERVERS);
 
 interface Exchange {
   kind: Exchange6;
@@ -45,11 +44,8 @@ interface Advertised {
   preference: number;
 }
 
-export class Lease6Machine {
-  private current: Lease6State = 'INIT';
-  private currentXid = 0;
+export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> {
   private held: Lease6Record | undefined;
-  private timerAt: number | undefined;
   private begun = false;
   private ex: Exchange | undefined;
   /** the ADD deadline while a 'start' acquisition runs */
@@ -58,17 +54,15 @@ export class Lease6Machine {
   /** the server answered UseMulticast: no more unicast to it */
   private unicastRefused = false;
   private heldServer: string | undefined;
-  private out: Machine6Action[] = [];
 
   constructor(
     private readonly config: Machine6Config,
     private readonly deps: Machine6Deps,
-  ) {}
+  ) {
+    super('INIT');
+  }
 
-  get state(): Lease6State { return this.current; }
-  get xid(): number { return this.currentXid; }
   get lease(): Lease6Record | undefined { return this.held; }
-  get nextTimerAt(): number | undefined { return this.timerAt; }
 
   handle(event: Machine6Event): Machine6Action[] {
     this.out = [];
@@ -211,6 +205,12 @@ export class Lease6Machine {
   }
 
   private onPacket(reply: Reply6, srcMac: Buffer | undefined): void {
+    // A late timer (a busy loop, a suspended host) can leave the held lease past its end; no
+    // answer may extend what is already over.
+    if (this.held !== undefined && this.deps.now() >= this.expiresAt(this.held)) {
+      this.ignore(`${describeMessageType6(reply.type)} after the lease ended`);
+      return this.enterByPhase('valid lifetime over');
+    }
     const ex = this.ex;
     if (ex === undefined || ex.sent === 0) return this.ignore(`${describeMessageType6(reply.type)} in ${this.current}, nothing sent`);
     const bad = checkHeader(reply, this.currentXid, this.config);
@@ -328,14 +328,9 @@ export class Lease6Machine {
     else this.transmit();
   }
 
-  private destination(): { dst: string; dstMac?: Buffer } {
-    const about = this.ex?.about;
-    const unicastable = this.ex?.kind === 'RENEW' || this.ex?.kind === 'RELEASE' || this.ex?.kind === 'DECLINE';
-    if (unicastable && about?.serverUnicast !== undefined && !this.unicastRefused) {
-      const mac = about.serverMac === undefined ? undefined : Buffer.from(about.serverMac.replace(/:/g, ''), 'hex');
-      return mac === undefined || mac.length !== 6 ? { dst: about.serverUnicast } : { dst: about.serverUnicast, dstMac: mac };
-    }
-    return { dst: ALL_DHCP_SERVERS, dstMac: MULTICAST_MAC };
+  private destination(): Destination6 {
+    const ex = this.ex;
+    return ex === undefined ? build.destination('SOLICIT', undefined, true) : build.destination(ex.kind, ex.about, this.unicastRefused);
   }
 
   private transmit(): void {
@@ -359,26 +354,6 @@ export class Lease6Machine {
   private newXid(): number {
     const xid = this.deps.randomU32() & 0xffffff;
     return xid === this.currentXid ? (xid + 1) & 0xffffff : xid;
-  }
-
-  private transition(to: Lease6State, reason: string): void {
-    if (to === this.current) return;
-    this.out.push({ type: 'transition', from: this.current, to, reason, xid: this.currentXid });
-    this.current = to;
-  }
-
-  private arm(at: number): void {
-    this.timerAt = at;
-    this.out.push({ type: 'arm', at });
-  }
-
-  private disarm(): void {
-    this.timerAt = undefined;
-    this.out.push({ type: 'disarm' });
-  }
-
-  private ignore(reason: string): void {
-    this.out.push({ type: 'ignored', reason });
   }
 }
 

@@ -2,10 +2,33 @@
  * The client's messages (RFC 8415 §18.2): each carries our Client ID, Elapsed Time and, where it
  * asks for configuration, the ORO; REQUEST, RENEW, RELEASE and DECLINE name the server.
  */
+import { multicastMac6 } from '../dhcp6/addr6';
 import {
-  Opt6, MessageType6, encodeElapsed, encodeIaNa, encodeOro, option6, type Dhcp6Message, type IaNa, type RawOption6,
+  ALL_DHCP_SERVERS, Opt6, MessageType6, encodeElapsed, encodeIaNa, encodeOro, option6, type Dhcp6Message, type IaNa, type RawOption6,
 } from '../dhcp6';
+import type { Exchange6 } from './timing6';
 import type { Lease6Record, Machine6Config } from './types6';
+
+const MULTICAST_MAC = multicastMac6(ALL_DHCP_SERVERS);
+
+export interface Destination6 {
+  dst: string;
+  dstMac?: Buffer;
+}
+
+/**
+ * Where a message goes: RENEW, RELEASE and DECLINE unicast to the server's option 12 address
+ * (to the MAC its REPLY came from, when known) unless the server refused unicast; everything
+ * else to All_DHCP_Relay_Agents_and_Servers (§18.2.10, §21.12).
+ */
+export function destination(kind: Exchange6, about: Lease6Record | undefined, unicastRefused: boolean): Destination6 {
+  const unicastable = kind === 'RENEW' || kind === 'RELEASE' || kind === 'DECLINE';
+  if (unicastable && about?.serverUnicast !== undefined && !unicastRefused) {
+    const mac = about.serverMac === undefined ? undefined : Buffer.from(about.serverMac.replace(/:/g, ''), 'hex');
+    return mac === undefined || mac.length !== 6 ? { dst: about.serverUnicast } : { dst: about.serverUnicast, dstMac: mac };
+  }
+  return { dst: ALL_DHCP_SERVERS, dstMac: MULTICAST_MAC };
+}
 
 export interface Exchange6Fields {
   xid: number;

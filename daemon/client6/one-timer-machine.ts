@@ -1,0 +1,52 @@
+/**
+ * The plumbing every pure client machine here shares: the state, the transaction id, the one
+ * timer the edge arms on its behalf, and the action list one event produces. The DHCPv4
+ * machine (daemon/client/lease-machine.ts) has the same members written out; it can move onto
+ * this class once the v4 work in flight has landed.
+ */
+
+export type CoreAction<S extends string> =
+  | { type: 'arm'; at: number }
+  | { type: 'disarm' }
+  | { type: 'transition'; from: S; to: S; reason: string; xid: number }
+  | { type: 'ignored'; reason: string };
+
+export abstract class OneTimerMachine<S extends string, A extends { type: string }> {
+  protected current: S;
+  protected currentXid = 0;
+  protected timerAt: number | undefined;
+  protected out: A[] = [];
+
+  constructor(initial: S) {
+    this.current = initial;
+  }
+
+  get state(): S { return this.current; }
+  get xid(): number { return this.currentXid; }
+  get nextTimerAt(): number | undefined { return this.timerAt; }
+
+  /** A is the machine's action union, which includes CoreAction<S>. */
+  private core(a: CoreAction<S>): void {
+    this.out.push(a as unknown as A);
+  }
+
+  protected transition(to: S, reason: string): void {
+    if (to === this.current) return;
+    this.core({ type: 'transition', from: this.current, to, reason, xid: this.currentXid });
+    this.current = to;
+  }
+
+  protected arm(at: number): void {
+    this.timerAt = at;
+    this.core({ type: 'arm', at });
+  }
+
+  protected disarm(): void {
+    this.timerAt = undefined;
+    this.core({ type: 'disarm' });
+  }
+
+  protected ignore(reason: string): void {
+    this.core({ type: 'ignored', reason });
+  }
+}
