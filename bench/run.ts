@@ -508,7 +508,7 @@ async function runSides(runs: SideRun[], s: Sizes): Promise<void> {
   for (const r of runs) await r.stop();
 }
 
-async function versions(distBuilt: Date): Promise<BenchResults['versions']> {
+async function versions(distBuilt: Date, distFrom: string | undefined): Promise<BenchResults['versions']> {
   const dn = await run('/usr/sbin/dnsmasq', ['--version']);
   const refV = await run(REF_DHCP, [], { env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
   const dpkg = await run('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
@@ -520,7 +520,9 @@ async function versions(distBuilt: Date): Promise<BenchResults['versions']> {
     dnsmasq: (dn.stdout.split('\n')[0] ?? '').replace(/\s+Copyright.*/, ''),
     refPackage: `containernetworking-plugins ${dpkg.stdout.trim()}`,
     refVersionOutput: refV.stdout.trim(),
-    ours: `cni-dhcp ${pkg.version} (git ${git.stdout.trim()}${dirty.stdout.trim() ? ', with uncommitted changes' : ''}; dist built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+    ours: distFrom
+      ? `the tree built in ${distFrom} (--dist), built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+      : `cni-dhcp ${pkg.version} (git ${git.stdout.trim()}${dirty.stdout.trim() ? ', with uncommitted changes' : ''}; dist built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
   };
 }
 
@@ -602,7 +604,7 @@ async function main(): Promise<void> {
       command: commandLine(cli.argv),
       sizes: cli.sizes,
       machine: machine(),
-      versions: await versions(dist.built),
+      versions: await versions(dist.built, cli.dist),
       floors: fl,
       startup,
       ours: sides.ours,
