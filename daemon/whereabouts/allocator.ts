@@ -10,7 +10,7 @@
  */
 import type { WhereaboutsRange } from '../../shared/whereabouts-config';
 import { addrText, bitsOf, parseAddr, parseNetwork, type Addr, type Family } from './ip-math';
-import { coveredWithin, lowestGap, mergeIntervals, type Interval } from './intervals';
+import { coveredWithin, mergeIntervals, type Interval } from './intervals';
 
 /** A range, resolved once: offsets are from the network address (Whereabouts' pool keys). */
 export interface RangePlan {
@@ -107,13 +107,50 @@ export type Assignment =
 
 /**
  * `holders`: the pool's allocations; `alsoUsed`: offsets held elsewhere (overlapping-range
- * reservations of other pools). Cost: O(n log n) in holders + exclusions.
+ * reservations of other pools). Cost: O(allocations + exclusions).
  */
 export function assign(plan: RangePlan, holders: Holder[], alsoUsed: bigint[], who: Claimant): Assignment {
   const mine = holders.find((h) => sameAttachment(h, who));
   if (mine) return { kind: 'existing', holder: mine };
-  const used = [...holders.map((h) => h.offset), ...alsoUsed].map((o) => ({ start: o, end: o }));
-  const blocked = mergeIntervals([...plan.excluded, ...used]);
-  const offset = lowestGap(blocked, plan.first, plan.last);
+  const offsets = [...holders.map((h) => h.offset), ...alsoUsed];
+  const offset = plan.last <= BigInt(Number.MAX_SAFE_INTEGER) ? lowestFreeSmall(plan, offsets) : lowestFreeBig(plan, offsets);
   return offset === undefined ? { kind: 'exhausted' } : { kind: 'new', offset };
+}
+
+/**
+ * Offsets that fit a double (every IPv4 range, IPv6 up to /75): sort the used ones as a
+ * Float64Array and walk them beside the excluded intervals, O(n log n) on numbers.
+ */
+function lowestFreeSmall(plan: RangePlan, offsets: bigint[]): bigint | undefined {
+  const used = Float64Array.from(offsets, Number).sort();
+  const last = Number(plan.last);
+  let candidate = Number(plan.first);
+  let u = 0;
+  for (let ex = 0; candidate <= last; ) {
+    const iv = plan.excluded[ex];
+    if (iv && Number(iv.end) < candidate) {
+      ex++;
+    } else if (iv && Number(iv.start) <= candidate) {
+      candidate = Number(iv.end) + 1;
+    } else {
+      while (u < used.length && (used[u] as number) < candidate) u++;
+      if (u < used.length && used[u] === candidate) candidate++;
+      else return BigInt(candidate);
+    }
+  }
+  return undefined;
+}
+
+/** Larger IPv6 ranges: the same walk over a set of bigints, O(n) steps at most. */
+function lowestFreeBig(plan: RangePlan, offsets: bigint[]): bigint | undefined {
+  const used = new Set(offsets);
+  let candidate = plan.first;
+  for (let ex = 0; candidate <= plan.last; ) {
+    const iv = plan.excluded[ex];
+    if (iv && iv.end < candidate) ex++;
+    else if (iv && iv.start <= candidate) candidate = iv.end + 1n;
+    else if (used.has(candidate)) candidate++;
+    else return candidate;
+  }
+  return undefined;
 }

@@ -23,17 +23,6 @@ export function mergeIntervals(list: Interval[]): Interval[] {
   return out;
 }
 
-/** The lowest value in [from, to] that no interval of `blocked` (merged) covers. */
-export function lowestGap(blocked: Interval[], from: bigint, to: bigint): bigint | undefined {
-  let candidate = from;
-  for (const iv of blocked) {
-    if (iv.end < candidate) continue;
-    if (iv.start > candidate) break;
-    candidate = iv.end + 1n;
-  }
-  return candidate <= to ? candidate : undefined;
-}
-
 /** How many values of [from, to] the merged intervals cover. */
 export function coveredWithin(blocked: Interval[], from: bigint, to: bigint): bigint {
   let n = 0n;
