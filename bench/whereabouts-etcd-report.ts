@@ -49,7 +49,7 @@ export function renderEtcdBench(r: EtcdBenchResults): string {
   out.push('## Whereabouts on etcd (3-member etcd 3.4 on 127.0.0.1)', '');
   out.push(`- **Command:** \`${r.command}\`; written by the command into bench/whereabouts-etcd.md and here.`);
   out.push(`- **Date:** ${r.date.slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, shared with other work, so read the spread.`);
-  out.push(`- Each figure is the median of ${r.runs} runs, with (min–max). Store level: the allocators call the etcd store in-process; no CNI plugin, no bridge.`, '');
+  out.push(`- Each figure is the median of ${r.runs} runs, with (min–max). The stampede and the "store level" rows call the etcd store in-process (no CNI plugin); the "ours" row of the target execs dist/cni/whereabouts against 4 real daemons.`, '');
 
   out.push('### The stampede: 8 concurrent allocators taking the lowest free address', '');
   out.push('| allocator | processes × in flight | retries per allocation | allocations/s | per-allocation p95 | duplicates |');
@@ -83,6 +83,7 @@ export function renderEtcdBench(r: EtcdBenchResults): string {
   out.push(`| 198.19.0.0/16 | 60,000 | ${fmtMs(p50(r.big.slash16Ms))} | ${fmtMs(p95(r.big.slash16Ms))} |`);
   out.push(`| 198.18.5.0/24 | 0 | ${fmtMs(p50(r.big.slash24Ms))} | ${fmtMs(p95(r.big.slash24Ms))} |`);
   out.push('', '10 sequential ADDs each through WhereaboutsService; each ADD reads the pool and the network\'s reservations from etcd (all 60,000 of each in the /16 case).', '');
+  out.push(`${"What these numbers say, and what we chose from them: docs/whereabouts-etcd.md (\"The stampede\", \"Issue 11's target\")."}`, '');
   out.push('<!-- whereabouts-etcd:end -->', '');
   return out.join('\n');
 }

@@ -213,6 +213,16 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
       },
     );
     const wallMs = Date.now() - t0;
+    // ADDs whose shim gave up are still finishing in their daemons: let them drain first, or
+    // the 1001st could find the pool not yet full
+    const drain = openEtcdStore({ endpoints: cluster.endpoints() });
+    const drainUntil = Date.now() + 300_000;
+    while (Date.now() < drainUntil) {
+      const [s] = await drain.read([{ networkName, range: '198.18.0.0/22' }], { deadline: Date.now() + 30_000 });
+      if (s!.allocations.length >= count) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await drain.close();
     const extraRun = await add(count);
     const extra = extraRun.code === 0 ? 'succeeded (wrong)' : (() => {
       const e = JSON.parse(extraRun.stdout) as { code: number; msg: string };
