@@ -90,6 +90,43 @@ interface Report {
   cniCommand: string | null;
 }
 
+/**
+ * What systemd does for a .socket unit: bind and listen, then exec the service with the
+ * socket as fd 3 and LISTEN_FDS=1. Resolves once the daemon logged `ready` with activated=true.
+ */
+async function socketActivated(plugin: string, sock: string, flags: string[], ready: RegExp): Promise<{ stop: () => Promise<void> }> {
+  fs.mkdirSync(path.dirname(sock), { recursive: true });
+  const launcher = [
+    'import os, socket',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
+    `s.bind(${JSON.stringify(sock)})`,
+    's.listen(16)',
+    'os.dup2(s.fileno(), 3)',
+    'os.set_inheritable(3, True)',
+    "env = {'LISTEN_FDS': '1', 'LISTEN_PID': str(os.getpid())}",
+    `os.execve(${JSON.stringify(plugin)}, [${JSON.stringify(plugin)}, 'daemon', ${flags.map((f) => JSON.stringify(f)).join(', ')}], env)`,
+  ].join('\n');
+  const { spawn } = await import('node:child_process');
+  const daemon = spawn('python3', ['-c', launcher], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  daemon.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+  const stop = async () => {
+    if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+  };
+  const deadline = Date.now() + 20_000;
+  while (!ready.test(log)) {
+    if (Date.now() > deadline || daemon.exitCode !== null) {
+      await stop();
+      throw new Error(`daemon not ready: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(log, /activated=true/);
+  return { stop };
+}
+
 describe('install.sh @root', function () {
   this.timeout(120_000);
   let dir: string;
@@ -257,29 +294,8 @@ describe('install.sh @root', function () {
     const plugin = path.join(target, 'cni', 'bin', 'dhcp');
     const cli = path.join(target, 'usr', 'bin', 'cni-dhcp');
     const sock = path.join(dir, 'run', 'dhcp.sock');
-    fs.mkdirSync(path.dirname(sock), { recursive: true });
-    // what systemd does for cni-dhcp.socket: bind, listen, pass it as fd 3 to the service it execs
-    const launcher = [
-      'import os, socket',
-      's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)',
-      `s.bind(${JSON.stringify(sock)})`,
-      's.listen(16)',
-      'os.dup2(s.fileno(), 3)',
-      'os.set_inheritable(3, True)',
-      "env = {'LISTEN_FDS': '1', 'LISTEN_PID': str(os.getpid())}",
-      `os.execve(${JSON.stringify(plugin)}, [${JSON.stringify(plugin)}, 'daemon', '--state-dir', ${JSON.stringify(path.join(target, 'state'))}], env)`,
-    ].join('\n');
-    const { spawn } = await import('node:child_process');
-    const daemon = spawn('python3', ['-c', launcher], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    daemon.stderr?.on('data', (c: Buffer) => (log += c.toString()));
+    const daemon = await socketActivated(plugin, sock, ['--state-dir', path.join(target, 'state')], /daemon ready/);
     try {
-      const deadline = Date.now() + 10_000;
-      while (!/daemon ready/.test(log)) {
-        assert.ok(Date.now() < deadline, `daemon not ready: ${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.match(log, /activated=true/);
       const status = spawnSync(plugin, [], {
         env: { CNI_COMMAND: 'STATUS' },
         input: JSON.stringify({ cniVersion: '1.1.0', name: 'n', ipam: { type: 'dhcp', daemonSocketPath: sock } }),
@@ -290,8 +306,26 @@ describe('install.sh @root', function () {
       assert.equal(s.status, 0, s.stderr);
       assert.equal((JSON.parse(s.stdout) as { leases: number }).leases, 0);
     } finally {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
+      await daemon.stop();
+    }
+  });
+
+  it('the installed whereabouts daemon starts socket-activated and answers the installed plugin and CLI', async function () {
+    requireBuiltTree(this);
+    mustInstall([...args.slice(2), '--from', ROOT, '--with-whereabouts']);
+    const plugin = path.join(target, 'cni', 'bin', 'whereabouts');
+    const sock = path.join(dir, 'run', 'whereabouts.sock');
+    const daemon = await socketActivated(plugin, sock, ['--state-dir', path.join(target, 'wb-state')], /whereabouts daemon ready/);
+    try {
+      const config = JSON.stringify({ cniVersion: '1.1.0', name: 'n', ipam: { type: 'whereabouts', range: '198.18.0.0/30', daemonSocketPath: sock } });
+      const add = spawnSync(plugin, [], { env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/proc/self/ns/net', CNI_IFNAME: 'net1' }, input: config, encoding: 'utf8' });
+      assert.equal(add.status, 0, add.stdout + add.stderr);
+      assert.equal((JSON.parse(add.stdout) as { ips: Array<{ address: string }> }).ips[0]?.address, '198.18.0.1/30');
+      const list = spawnSync(path.join(target, 'usr', 'bin', 'cni-dhcp'), ['whereabouts', 'allocations', '--socket', sock, '--json'], { encoding: 'utf8', env: {} });
+      assert.equal(list.status, 0, list.stderr);
+      assert.deepEqual((JSON.parse(list.stdout) as Array<{ address: string }>).map((a) => a.address), ['198.18.0.1']);
+    } finally {
+      await daemon.stop();
     }
   });
 

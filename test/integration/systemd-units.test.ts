@@ -74,6 +74,18 @@ function exposure(ctx: Mocha.Context, analyze: string, unit: string, cleanup: st
   return Number(level[1]);
 }
 
+/** Finds systemd-analyze before the block's tests and removes their temp dirs after them. */
+function useAnalyze(found: (analyze: string) => void): string[] {
+  const cleanup: string[] = [];
+  before(function () {
+    found(requireTool(this, 'systemd-analyze', 'systemd'));
+  });
+  after(() => {
+    for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return cleanup;
+}
+
 /** An executable that verify can check ExecStart against. */
 function stubExecutable(file: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -83,15 +95,7 @@ function stubExecutable(file: string): void {
 describe('systemd units @root', function () {
   this.timeout(120_000);
   let analyze: string;
-  const cleanup: string[] = [];
-
-  before(function () {
-    analyze = requireTool(this, 'systemd-analyze', 'systemd');
-  });
-
-  after(() => {
-    for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const cleanup = useAnalyze((a) => (analyze = a));
 
   it('systemd-analyze verify accepts both units as shipped', () => {
     // verify checks that ExecStart exists; /opt/cni/bin/dhcp may not, so point it at a stub.
@@ -198,13 +202,7 @@ describe('systemd units of the whereabouts daemon @root', function () {
   const service = unitText('cni-whereabouts.service');
   const socket = unitText('cni-whereabouts.socket');
   let analyze: string;
-  const cleanup: string[] = [];
-  before(function () {
-    analyze = requireTool(this, 'systemd-analyze', 'systemd');
-  });
-  after(() => {
-    for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const cleanup = useAnalyze((a) => (analyze = a));
 
   it('systemd-analyze verify accepts both units as shipped', () => {
     const dir = tempDir('wb-units');
