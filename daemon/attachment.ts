@@ -9,6 +9,7 @@ import { LeaseMachine } from './client/lease-machine';
 import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './client/machine-types';
 import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
 import { BootOp } from './dhcp4/types';
+import { macToString } from './dhcp4/addr';
 import { openPacketSocket, type PacketSocket } from './io';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
@@ -172,7 +173,7 @@ export class Attachment {
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: formatMac(this.mac),
+      mac: macToString(this.mac) ?? '',
       state: this.machine.state,
       xid: this.machine.xid,
       expired: this.machine.state === 'EXPIRED',
@@ -212,7 +213,7 @@ export class Attachment {
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: formatMac(this.mac),
+      mac: macToString(this.mac) ?? '',
       clientId: this.clientIdHex,
       provide: this.spec.provide,
       requestList: this.spec.requestList,
@@ -373,8 +374,4 @@ export class Attachment {
 
 export class BadReply extends Error {
   static override readonly name = 'BadReply';
-}
-
-export function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

@@ -2,7 +2,7 @@
 export * from './types';
 export { decodeMessage, encodeMessage, MAGIC_COOKIE, MIN_MESSAGE_SIZE } from './message-codec';
 export { parseReplyParams, REPLY_PARAM_OPTIONS } from './reply-params';
-export { encodeIpUdp, decodeIpUdp, internetChecksum, type IpUdpPacket, type IpUdpSpec } from './ip-udp';
+export { encodeIpUdp, decodeIpUdp, internetChecksum, udpChecksum, type IpUdpPacket, type IpUdpSpec } from './ip-udp';
 export {
   ipToBuffer,
   bufferToIp,
@@ -11,6 +11,8 @@ export {
   maskFromPrefix,
   ipToUint32,
   uint32ToIp,
+  macToString,
+  macFromString,
 } from './addr';
 export { describeMessageType } from './message-type';
 export { parseClasslessRoutes, encodeClasslessRoutes, MAX_CLASSLESS_ROUTES } from './classless-routes';

@@ -74,11 +74,17 @@ export function encodeIpUdp(spec: IpUdpSpec): Buffer {
   const packet = w.toBuffer();
 
   packet.writeUInt16BE(internetChecksum(packet.subarray(0, IP_HEADER_LEN)), 10);
-  const udp = packet.subarray(IP_HEADER_LEN);
-  const sum = internetChecksum(pseudoHeader(src, dst, udpLength), udp);
-  // RFC 768: a computed 0 is sent as 0xffff, since 0 means "no checksum".
-  packet.writeUInt16BE(sum === 0 ? 0xffff : sum, IP_HEADER_LEN + 6);
+  packet.writeUInt16BE(udpChecksum(src, dst, packet.subarray(IP_HEADER_LEN)), IP_HEADER_LEN + 6);
   return packet;
+}
+
+/**
+ * The UDP checksum to write into `udp` (header + payload, its checksum field 0), over the
+ * IPv4 pseudo header. RFC 768: a computed 0 is sent as 0xffff, since 0 means "no checksum".
+ */
+export function udpChecksum(src: Buffer, dst: Buffer, udp: Buffer): number {
+  const sum = internetChecksum(pseudoHeader(src, dst, udp.length), udp);
+  return sum === 0 ? 0xffff : sum;
 }
 
 export function decodeIpUdp(buf: Buffer): IpUdpPacket {

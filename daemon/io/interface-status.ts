@@ -5,13 +5,13 @@
  */
 import * as libc from './libc';
 import { PacketIoError } from './errors';
-import { getIfindex, validateIfname } from './link';
+import { getIfindex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 
 export type InterfaceStatus = 'present' | 'no-netns' | 'no-interface';
 
 export function interfaceStatus(netnsPath: string, ifname: string): InterfaceStatus {
-  validateIfname(ifname);
+  assertIfname(ifname);
   const probe = probeNetns(netnsPath);
   if (!probe.ok) {
     if (probe.reason === 'error') throw probe.error;

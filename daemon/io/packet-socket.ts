@@ -8,7 +8,7 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
-import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, validateIfname } from './link';
+import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
@@ -50,7 +50,7 @@ const MAX_ERRORS_IN_WINDOW = 8;
 const ERROR_WINDOW_MS = 1000;
 
 export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
-  validateIfname(opts.ifname);
+  assertIfname(opts.ifname);
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
   let opened: { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean };

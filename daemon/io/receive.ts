@@ -10,6 +10,7 @@
  */
 import * as koffi from 'koffi';
 import * as libc from './libc';
+import { udpChecksum } from '../dhcp4/ip-udp';
 
 /** Larger frames are dropped (reported as 'truncated'); DHCP replies are far smaller. */
 export const RX_BUFFER_SIZE = 2048;
@@ -114,12 +115,6 @@ export function completeUdpChecksum(pkt: Buffer): void {
   const udpLen = pkt.readUInt16BE(ihl + 4);
   if (udpLen < 8 || ihl + udpLen > pkt.length) return;
   pkt.writeUInt16BE(0, ihl + 6);
-  let sum = 17 + udpLen;
-  for (let i = 12; i < 20; i += 2) sum += pkt.readUInt16BE(i);
-  const end = ihl + udpLen;
-  for (let i = ihl; i + 1 < end; i += 2) sum += pkt.readUInt16BE(i);
-  if (udpLen & 1) sum += pkt[end - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const csum = ~sum & 0xffff;
-  pkt.writeUInt16BE(csum === 0 ? 0xffff : csum, ihl + 6);
+  const udp = pkt.subarray(ihl, ihl + udpLen);
+  pkt.writeUInt16BE(udpChecksum(pkt.subarray(12, 16), pkt.subarray(16, 20), udp), ihl + 6);
 }
