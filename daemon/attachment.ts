@@ -42,6 +42,8 @@ export interface AttachmentDeps {
   now?: () => number;
   /** the attachment reached a terminal state by itself (vanished link) and should be forgotten */
   onGone: (a: Attachment) => void;
+  /** the pod-netns socket; tests put an in-memory packet path here */
+  openSocket?: typeof openPacketSocket;
 }
 
 /** Option 61 as the reference sends it: type 0, then containerID/netName/ifName, at most 255 bytes. */
@@ -74,6 +76,8 @@ export class Attachment {
   private readonly log: Logger;
   private readonly now: () => number;
   private exchangeStartedAt = 0;
+  /** when the current renewal's first REQUEST went out (RENEWING entered), for renewSeconds */
+  private renewStartedAt = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -81,7 +85,7 @@ export class Attachment {
     this.now = deps.now ?? Date.now;
     this.log = deps.log.child({ containerId: spec.containerId, ifname: spec.ifname, net: spec.netName });
     this.netnsId = netnsIdentity(spec.netns);
-    this.socket = openPacketSocket({
+    this.socket = (deps.openSocket ?? openPacketSocket)({
       netnsPath: spec.netns,
       ifname: spec.ifname,
       bringUp: true,
@@ -268,7 +272,10 @@ export class Attachment {
       case 'transition':
         this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
         if (a.to === 'REBINDING') this.deps.metrics.rebinds.inc();
-        if (a.to === 'RENEWING') this.deps.metrics.renewals.inc();
+        if (a.to === 'RENEWING') {
+          this.deps.metrics.renewals.inc();
+          this.renewStartedAt = this.now();
+        }
         break;
       case 'ignored':
         this.deps.metrics.dropped.inc({ reason: 'ignored' });
@@ -284,10 +291,19 @@ export class Attachment {
 
   private onBound(lease: LeaseRecord, renewed: boolean): void {
     this.lastError = undefined;
-    try {
-      this.deps.store.save(this.stored(lease), !renewed);
-    } catch (err) {
-      this.log.error('could not persist lease', { err: (err as Error).message });
+    // A lease an ADD waits for is persisted by the manager after its own checks (a refused
+    // duplicate must leave no file; a failed write must fail the ADD). A renewal that cannot be
+    // written leaves the previous file, which a restart still renews.
+    if (renewed || this.waiters.length === 0) {
+      try {
+        this.deps.store.save(this.stored(lease), !renewed);
+      } catch (err) {
+        this.log.error('could not persist lease', { err: (err as Error).message });
+      }
+    }
+    if (renewed && this.renewStartedAt) {
+      this.deps.metrics.renewSeconds.observe((this.now() - this.renewStartedAt) / 1000);
+      this.renewStartedAt = 0;
     }
     if (!renewed && this.exchangeStartedAt) {
       this.deps.metrics.acquireSeconds.observe((this.now() - this.exchangeStartedAt) / 1000);
