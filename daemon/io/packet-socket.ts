@@ -1,6 +1,6 @@
 /**
  * An AF_PACKET socket on one interface inside a pod network namespace. This is the only
- * variant that worked everywhere in the probe (DESIGN §3): a UDP socket with
+ * variant that worked everywhere in the probe (docs/architecture.md, "Packet I/O"): a UDP socket with
  * SO_BINDTODEVICE sent with another interface's source address, and its replies were
  * dropped by rp_filter in multi-homed pods. A packet socket sits below IP, so neither
  * routing nor rp_filter applies, and we write source 0.0.0.0 ourselves.
