@@ -24,13 +24,13 @@ interface Rig {
 
 const rigs: Rig[] = [];
 
-function rig(server = new MemoryDhcpServer(), dir = fs.mkdtempSync(path.join(os.tmpdir(), 'per-mgr-'))): Rig {
+function rig(server = new MemoryDhcpServer(), dir = fs.mkdtempSync(path.join(os.tmpdir(), 'per-mgr-')), metrics = createMetrics(() => ({}), false)): Rig {
   const store = new LeaseStore(path.join(dir, 'state'));
   store.init();
   const mgr = new LeaseManager({
     store,
     log: silentLogger,
-    metrics: createMetrics(() => ({}), false),
+    metrics,
     hostPrefix: '',
     alwaysBroadcast: false,
     timeoutMs: 3000,
@@ -215,5 +215,23 @@ describe('LeaseManager (in-memory packet path)', () => {
     assert.deepEqual(ids(9, 3), []);
     assert.deepEqual(r.mgr.list({ containerId: 'c6', offset: 0, limit: 3 }).map((v) => v.containerId), ['c6']);
     assert.equal(r.mgr.list({ state: 'bound' }).length, 7);
+  });
+
+  it('a renewal is written to the lease file and observed in cni_dhcp_renew_duration_seconds', async function () {
+    this.timeout(30_000);
+    const metrics = createMetrics(() => ({}), false);
+    // 4 s is the shortest lease the client honours: T1 comes ~2 s after the ACK
+    const r = rig(new MemoryDhcpServer({ leaseTime: 4 }), undefined, metrics);
+    const first = await r.mgr.add(spec('c1'));
+    for (let i = 0; r.server.count(MessageType.REQUEST) < 2; i++) {
+      if (i > 400) assert.fail('no renewal within 20 s');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await new Promise((res) => setImmediate(res));
+    await r.store.drain();
+    const stored = r.store.load().entries[0];
+    assert.ok(stored && stored.lease.boundAt > (first.boundAt ?? 0), 'the file holds the renewed lease');
+    const hist = (await metrics.renewSeconds.get()).values.find((v) => v.metricName === 'cni_dhcp_renew_duration_seconds_count');
+    assert.equal(hist?.value, 1);
   });
 });
