@@ -6,7 +6,7 @@
  * above the socket — the real Attachment, LeaseMachine, LeaseStore and LeaseManager — runs as
  * in the daemon.
  */
-import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, ipToUint32, uint32ToIp } from '../../daemon/dhcp4';
+import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, ipToUint32, macToString, uint32ToIp } from '../../daemon/dhcp4';
 import { MessageType, Opt, type DhcpMessage } from '../../daemon/dhcp4/types';
 import type { OpenPacketSocketOptions, PacketSocket } from '../../daemon/io';
 import { SERVER_ID, SERVER_MAC, makeAck, makeNak, makeOffer } from './dhcp-replies';
@@ -81,7 +81,7 @@ export class MemoryDhcpServer {
     this.seen.push({
       type,
       xid: msg.xid,
-      chaddr: [...msg.chaddr].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      chaddr: macToString(msg.chaddr.subarray(0, 6)) ?? msg.chaddr.toString('hex'),
       ciaddr: msg.ciaddr,
       requestedIp: req ? [...req].join('.') : undefined,
     });
