@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, REPO } from '../helpers/lab';
 import { leases, stateFiles } from '../helpers/daemon-rpc';
-import { requireRootTools, run, waitFor } from '../helpers/sh';
+import { requireRootTools, run, sh, waitFor } from '../helpers/sh';
 
 const CLI = path.join(REPO, 'dist', 'bin', 'cni-dhcp');
 
@@ -54,6 +54,31 @@ describe('persistence against dnsmasq @root', function () {
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.equal(stateFiles(lab).length, 1);
     await lab.stopDaemon();
+  });
+
+  it('a read-only state dir (EROFS, a read-only bind mount the daemon started on) fails ADD with code 5 too, and releases', async () => {
+    await sh('mount', '--bind', lab.stateDir, lab.stateDir);
+    try {
+      await sh('mount', '-o', 'remount,bind,ro', lab.stateDir);
+      // `ip netns exec` gives the daemon its own mount namespace, a copy taken at its start
+      await lab.startDaemon();
+      const pod = await lab.addPod();
+      await lab.plugVeth(pod);
+      const r = await add(pod);
+      const err = r.json as { code: number; msg: string };
+      assert.equal(err?.code, 5, r.stdout);
+      assert.match(err.msg, /EROFS/);
+      assert.ok(err.msg.includes(lab.stateDir), err.msg);
+      const releases = () => fs.readFileSync(path.join(lab.dir, 'dnsmasq.log'), 'utf8').split('DHCPRELEASE(srv0)').length - 1;
+      await waitFor('dnsmasq to see the second DHCPRELEASE', () => (releases() === 2 ? true : undefined), 15_000);
+      await waitFor('dnsmasq to forget the lease', () => (lab.dnsmasqLeases().length === 1 ? true : undefined), 15_000);
+      assert.equal(lab.dnsmasqLeases().length, 1, 'only the first test\'s pod holds a lease');
+      assert.deepEqual((await leases(lab)).map((l) => l.containerId).includes(pod), false);
+      await lab.stopDaemon();
+    } finally {
+      await lab.stopDaemon();
+      await run('umount', [lab.stateDir]);
+    }
   });
 
   it('truncated, garbage, wrongly shaped and dangling-symlink lease files are quarantined at start-up and shown by `cni-dhcp status`', async () => {
