@@ -6,13 +6,23 @@ import { Command, CommanderError, Option } from 'commander';
 import { CniError } from '../shared/errors';
 import { DEFAULT_SOCKET_PATH } from '../shared/dhcp-config';
 import { call, DaemonUnreachableError } from '../shared/rpc-client';
-import { Method, type DaemonStatusResult, type LeaseView } from '../shared/rpc-protocol';
+import { LEASES_PAGE_SIZE, Method, type DaemonStatusResult, type LeasesParams, type LeaseView } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
 import { DEFAULT_WHEREABOUTS_SOCKET } from '../shared/whereabouts-config';
 import { WB_DAEMON, WbMethod, type WbAllocationView } from '../shared/whereabouts-protocol';
 import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, noMatch: 4 } as const;
+
+/** Every matching lease, a page at a time: one answer must fit the 1 MiB frame. */
+export async function allLeases(socket: string, filter: LeasesParams): Promise<LeaseView[]> {
+  const all: LeaseView[] = [];
+  for (;;) {
+    const page = await call<LeaseView[]>(socket, Method.Leases, { ...filter, offset: all.length, limit: LEASES_PAGE_SIZE }, { timeoutMs: 10_000 });
+    all.push(...page);
+    if (page.length < LEASES_PAGE_SIZE) return all;
+  }
+}
 
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -34,10 +44,10 @@ export function buildProgram(): Command {
     .option('-c, --container <id>', 'only this container (prefix match)')
     .option('--state <state>', 'only leases in this state (BOUND, RENEWING, REBINDING, EXPIRED, ...)')
     .action(async (o: { json?: boolean; container?: string; state?: string }) => {
-      const params: Record<string, string> = {};
+      const params: LeasesParams = {};
       if (o.container) params.containerId = o.container;
       if (o.state) params.state = o.state;
-      const leases = await call<LeaseView[]>(program.opts().socket, Method.Leases, params, { timeoutMs: 10_000 });
+      const leases = await allLeases(program.opts().socket, params);
       if (o.json) out(JSON.stringify(leases, null, 2));
       else out(leases.length ? renderTable(LEASE_HEADER, leaseRows(leases, Date.now())) : 'no leases');
     });
@@ -61,6 +71,8 @@ export function buildProgram(): Command {
           `socket:     ${s.socketPath}`,
           `state dir:  ${s.stateDir}`,
           `leases:     ${s.leases} (${states})`,
+          `quarantined: ${(s.quarantined ?? []).length === 0 ? 'none' : `${s.quarantined.length} unreadable lease file(s) set aside at start-up`}`,
+          ...(s.quarantined ?? []).map((q) => `  ${q.name}: ${q.reason}${q.movedTo ? ` (now ${q.movedTo})` : ''}`),
         ].join('\n'),
       );
     });

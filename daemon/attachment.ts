@@ -10,6 +10,7 @@ import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './
 import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
 import { BootOp } from './dhcp4/types';
 import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
+import { macToString } from './dhcp4/addr';
 import { openPacketSocket, type PacketSocket } from './io';
 import { cidr } from './client/address-change';
 import { linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
@@ -52,6 +53,8 @@ export interface AttachmentDeps {
   now?: () => number;
   /** the attachment reached a terminal state by itself (vanished link) and should be forgotten */
   onGone: (a: Attachment) => void;
+  /** the pod-netns socket; tests put an in-memory packet path here */
+  openSocket?: typeof openPacketSocket;
 }
 
 /** Option 61 as the reference sends it: type 0, then containerID/netName/ifName, at most 255 bytes. */
@@ -89,6 +92,8 @@ export class Attachment {
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
   private routeError: string | undefined;
+  /** when the current renewal's first REQUEST went out (RENEWING entered), for renewSeconds */
+  private renewStartedAt = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
@@ -96,7 +101,7 @@ export class Attachment {
     this.now = deps.now ?? Date.now;
     this.log = deps.log.child({ containerId: spec.containerId, ifname: spec.ifname, net: spec.netName });
     this.netnsId = netnsIdentity(spec.netns);
-    this.socket = openPacketSocket({
+    this.socket = (deps.openSocket ?? openPacketSocket)({
       netnsPath: spec.netns,
       ifname: spec.ifname,
       bringUp: true,
@@ -197,7 +202,7 @@ export class Attachment {
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: formatMac(this.mac),
+      mac: macToString(this.mac) ?? '',
       state: this.machine.state,
       xid: this.machine.xid,
       expired: this.machine.state === 'EXPIRED',
@@ -242,7 +247,7 @@ export class Attachment {
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: formatMac(this.mac),
+      mac: macToString(this.mac) ?? '',
       clientId: this.clientIdHex,
       provide: this.spec.provide,
       requestList: this.spec.requestList,
@@ -309,7 +314,10 @@ export class Attachment {
       case 'transition':
         this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
         if (a.to === 'REBINDING') this.deps.metrics.rebinds.inc();
-        if (a.to === 'RENEWING') this.deps.metrics.renewals.inc();
+        if (a.to === 'RENEWING') {
+          this.deps.metrics.renewals.inc();
+          this.renewStartedAt = this.now();
+        }
         break;
       case 'ignored':
         this.deps.metrics.dropped.inc({ reason: a.label ?? 'ignored' });
@@ -329,10 +337,19 @@ export class Attachment {
   private onBound(lease: LeaseRecord, renewed: boolean): void {
     // a route that failed in the last move stays visible until the next change
     this.lastError = this.routeError;
-    try {
-      this.deps.store.save(this.stored(lease), !renewed);
-    } catch (err) {
-      this.log.error('could not persist lease', { err: (err as Error).message });
+    // A lease an ADD waits for is persisted by the manager after its own checks (a refused
+    // duplicate must leave no file; a failed write must fail the ADD). A renewal that cannot be
+    // written leaves the previous file, which a restart still renews.
+    if (renewed || this.waiters.length === 0) {
+      try {
+        this.deps.store.save(this.stored(lease), !renewed);
+      } catch (err) {
+        this.log.error('could not persist lease', { err: (err as Error).message });
+      }
+    }
+    if (renewed && this.renewStartedAt) {
+      this.deps.metrics.renewSeconds.observe((this.now() - this.renewStartedAt) / 1000);
+      this.renewStartedAt = 0;
     }
     if (!renewed && this.exchangeStartedAt) {
       this.deps.metrics.acquireSeconds.observe((this.now() - this.exchangeStartedAt) / 1000);
@@ -430,10 +447,10 @@ export class Attachment {
     if (this.closed) return;
     if (v.conflict) {
       this.deps.metrics.declines.inc();
-      this.lastError = `${address} is in use by ${formatMac(v.mac)} (${v.reason}); declined`;
+      this.lastError = `${address} is in use by ${macToString(v.mac)} (${v.reason}); declined`;
       this.log.warn('offered address is in use by another host: DHCPDECLINE, asking for another', {
         address,
-        holder: formatMac(v.mac),
+        holder: macToString(v.mac),
         reason: v.reason,
         server: this.machine.lease?.serverId,
         xid: this.machine.xid,
@@ -504,8 +521,4 @@ export class Attachment {
 
 export class BadReply extends Error {
   static override readonly name = 'BadReply';
-}
-
-export function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

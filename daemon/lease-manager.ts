@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Attachment, BadReply, netnsIdentity, type AttachmentSpec } from './attachment';
 import { KeyedQueue } from './keyed-queue';
-import { attachmentKey, type LeaseStore, type StoredAttachment } from './lease-store';
-import { assertNetworkNamespace } from './io';
+import { attachmentKey, type LeaseStore, type QuarantinedFile, type StoredAttachment } from './lease-store';
+import { assertNetworkNamespace, type openPacketSocket } from './io';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import {
@@ -19,8 +19,14 @@ import {
   TryAgainLaterError,
   UnknownContainerError,
 } from '../shared/errors';
-import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
+import type { AttachmentRef, LeasesParams, LeaseView } from '../shared/rpc-protocol';
+import type { LeaseRecord } from './client/machine-types';
 import { DEFAULT_ARP_PROBE, parseArpProbe, type ArpProbeConfig } from '../shared/dhcp-config';
+
+/** The state dir refused a new lease: code 5 (I/O), with the path and errno in the message. */
+class LeaseNotWritten extends IoError {
+  static override readonly name: string = 'LeaseNotWritten';
+}
 
 const HOLDING = new Set(['BOUND', 'RENEWING', 'REBINDING']);
 
@@ -35,12 +41,16 @@ export interface ManagerOptions {
   resendTimeoutMs: number;
   /** how often to look for namespaces that vanished without a DEL */
   sweepIntervalMs?: number;
+  /** opens each attachment's socket in the pod namespace; unit tests give an in-memory packet path */
+  openSocket?: typeof openPacketSocket;
 }
 
 export class LeaseManager {
   private readonly attachments = new Map<string, Attachment>();
   private readonly queue = new KeyedQueue();
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** lease files set aside by the last restore(), for `cni-dhcp status` */
+  quarantined: QuarantinedFile[] = [];
 
   constructor(private readonly opts: ManagerOptions) {}
 
@@ -80,7 +90,7 @@ export class LeaseManager {
       this.attachments.set(key, att);
       let deadline: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
+        const lease = await Promise.race([
           att.acquire(requestedIp),
           new Promise<never>((_, reject) => {
             deadline = setTimeout(() => {
@@ -97,19 +107,46 @@ export class LeaseManager {
           // (ipvlan) the same address. Refuse it rather than let two pods use one address; no
           // RELEASE, which would free the other pod's lease on the server.
           throw new DhcpBadReplyError(
-            `server ${att.machine.lease?.serverId} offered ${att.machine.lease?.address}, which ${clash.spec.containerId}/${clash.spec.ifname} already holds`,
+            `server ${lease.serverId} offered ${lease.address}, which ${clash.spec.containerId}/${clash.spec.ifname} already holds`,
             'the server does not tell clients apart by client id (option 61); give pods distinct MACs or fix the server',
           );
         }
+        this.persistNew(att, lease);
         return att.view();
       } catch (err) {
-        this.drop(att, 'ADD failed');
+        if (err instanceof LeaseNotWritten) this.release(att, 'its lease could not be written to the state dir');
+        else this.drop(att, 'ADD failed');
+        this.forgetFile(key);
         if (err instanceof BadReply) throw new DhcpBadReplyError(`unusable DHCP reply: ${err.message}`);
         throw err;
       } finally {
         clearTimeout(deadline);
       }
     });
+  }
+
+  /**
+   * Writes a new lease before the ADD answers: a lease the runtime is told about but a restart
+   * would forget is a lie. A failed write fails the ADD with code 5 and the lease is released.
+   */
+  private persistNew(att: Attachment, lease: LeaseRecord): void {
+    try {
+      this.opts.store.save(att.stored(lease), true);
+    } catch (err) {
+      throw new LeaseNotWritten(
+        `cannot write the lease of ${att.key} (${lease.address}) to the state dir ${this.opts.store.dir}: ${(err as Error).message}`,
+        'the lease was released; fix the state dir (read-only, full, or not a directory) and retry',
+      );
+    }
+  }
+
+  /** A failed ADD leaves no file: the next start must not resume a lease nobody holds. */
+  private forgetFile(key: string): void {
+    try {
+      this.opts.store.remove(key);
+    } catch (err) {
+      this.opts.log.warn('could not remove a lease file', { key, err: (err as Error).message });
+    }
   }
 
   del(ref: AttachmentRef): Promise<void> {
@@ -170,16 +207,30 @@ export class LeaseManager {
     return hits.length;
   }
 
-  list(filter: { containerId?: string; state?: string } = {}): LeaseView[] {
-    return [...this.attachments.values()]
-      .map((a) => a.view())
-      .filter((v) => (!filter.containerId || v.containerId.startsWith(filter.containerId)) && (!filter.state || v.state === filter.state.toUpperCase()));
+  /** The views that match, `offset` of them skipped, at most `limit`; only those are built. */
+  list(filter: LeasesParams = {}): LeaseView[] {
+    const state = filter.state?.toUpperCase();
+    const offset = filter.offset ?? 0;
+    const limit = filter.limit ?? Infinity;
+    const out: LeaseView[] = [];
+    let skipped = 0;
+    for (const a of this.attachments.values()) {
+      if (out.length >= limit) break;
+      if (filter.containerId && !a.spec.containerId.startsWith(filter.containerId)) continue;
+      if (state && a.machine.state !== state) continue;
+      if (skipped++ < offset) continue;
+      out.push(a.view());
+    }
+    return out;
   }
 
   /** Reloads persisted leases and resumes each in the state its timers imply. */
   restore(): { resumed: number; dropped: number; quarantined: number } {
     const report = this.opts.store.load();
-    for (const q of report.quarantined) this.opts.log.warn('lease file set aside', { file: q.file, reason: q.reason });
+    this.quarantined = report.quarantined;
+    for (const q of report.quarantined) {
+      this.opts.log.warn('unreadable lease file quarantined', { file: q.name, movedTo: q.movedTo, reason: q.reason });
+    }
     let resumed = 0;
     let dropped = 0;
     for (const entry of report.entries) {
@@ -257,6 +308,7 @@ export class LeaseManager {
         resendMaxMs: this.opts.resendMaxMs,
         resendTimeoutMs: this.opts.resendTimeoutMs,
         onGone: (a) => this.forget(a, 'interface or namespace gone'),
+        ...(this.opts.openSocket ? { openSocket: this.opts.openSocket } : {}),
       },
       stored,
     );

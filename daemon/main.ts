@@ -1,7 +1,6 @@
 /** `dhcp daemon [flags]`: wires flags, store, lease manager, RPC and metrics, and handles signals. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Method } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
 import { parseFlags, usage, type DaemonOptions } from './flags';
 import { LeaseManager } from './lease-manager';
@@ -11,13 +10,15 @@ import type { Logger } from './log';
 import { runDaemonProcess } from './process-main';
 import { createMetrics, noMetrics, serveMetrics } from './metrics';
 import { notifySystemd } from './sd-notify';
-import { RpcServer, type MethodHandler } from './rpc-server';
-import * as v from './rpc-validate';
+import { rpcMethods } from './rpc-methods';
+import { RpcServer } from './rpc-server';
 
 export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ stop: () => Promise<void> }> {
   const started = Date.now();
   const socketPath = opts.hostPrefix ? path.join(opts.hostPrefix, opts.socketPath) : opts.socketPath;
-  const store = new LeaseStore(opts.stateDir);
+  const store = new LeaseStore(opts.stateDir, {
+    onRenewalError: (err, file) => log.error('could not persist a lease renewal; the previous version stays on disk', { file, err: err.message }),
+  });
   store.init();
   let manager: LeaseManager | undefined;
   const metrics = opts.metricsAddress ? createMetrics(() => manager?.byState() ?? {}) : noMetrics();
@@ -36,36 +37,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ sto
   log.info('leases restored', restored);
   mgr.startSweeps();
 
-  const methods: Record<string, MethodHandler> = {
-    [Method.Add]: (p) => mgr.add(v.addParams(p)),
-    [Method.Del]: async (p) => {
-      await mgr.del(v.delParams(p));
-      return {};
-    },
-    [Method.Check]: async (p) => {
-      const c = v.checkParams(p);
-      return mgr.check(c, c.netns, c.expectedAddresses);
-    },
-    [Method.Gc]: async (p) => {
-      const g = v.gcParams(p);
-      return { released: await mgr.gc(g.netName, g.validAttachments) };
-    },
-    [Method.Status]: async () => ({ ok: true, version: VERSION }),
-    [Method.Leases]: async (p) => mgr.list(v.leasesParams(p)),
-    [Method.DaemonStatus]: async () => ({
-      version: VERSION,
-      pid: process.pid,
-      uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      socketPath,
-      stateDir: opts.stateDir,
-      leasesByState: mgr.byState(),
-      leases: mgr.count,
-    }),
-    [Method.Release]: async (p) => {
-      const r = v.releaseParams(p);
-      return { released: await mgr.releaseContainer(r.containerId, r.ifname) };
-    },
-  };
+  const methods = rpcMethods(mgr, { started, socketPath, stateDir: opts.stateDir });
 
   const listener = await listen(socketPath);
   const rpc = new RpcServer(listener.server, methods, log, metrics);
@@ -83,6 +55,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ sto
 
   const stop = async () => {
     mgr.shutdown();
+    await store.drain();
     await rpc.close();
     metricsServer?.close();
     if (listener.ownsSocketFile) fs.rmSync(socketPath, { force: true });

@@ -42,7 +42,7 @@ export class RpcServer {
     sock.on('close', () => this.connections.delete(sock));
     sock.on('error', () => sock.destroy());
     const reply = (obj: object) => {
-      if (!sock.destroyed && sock.writable) sock.write(JSON.stringify(obj) + '\n');
+      if (!sock.destroyed && sock.writable) sock.write(frameOf(obj) + '\n');
     };
     sock.on('data', (chunk: Buffer) => {
       let lines: string[];
@@ -127,6 +127,19 @@ export class RpcServer {
 }
 
 const MAX_ERROR_DATA = 256;
+
+/**
+ * The response as one line; one that would not fit the peer's frame limit becomes an error with
+ * the same id, instead of a frame the client can only refuse ("invalid answer").
+ */
+export function frameOf(obj: object): string {
+  const text = JSON.stringify(obj);
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= MAX_FRAME_BYTES) return text;
+  const id = (obj as { id?: jsonrpc.ID }).id ?? null;
+  const msg = `the answer is ${bytes} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (daemon.leases takes offset and limit)`;
+  return JSON.stringify(jsonrpc.error(id, new jsonrpc.JsonRpcError(msg, CniCode.Io)));
+}
 
 /** jsonrpc-lite puts the offending input in error.data; never echo more than a little of it. */
 function clipData(err: jsonrpc.JsonRpcError): jsonrpc.JsonRpcError {

@@ -5,7 +5,7 @@
 import { validateIfname } from '../shared/cni-env';
 import { ADDRESS_CHANGE_POLICIES, type AddressChangePolicy } from '../shared/dhcp-config';
 import { parseArpProbe } from '../shared/dhcp-config';
-import type { AddParams, AttachmentRef, CheckParams, DelParams, GcParams, LeasesParams, ReleaseParams } from '../shared/rpc-protocol';
+import { LEASES_PAGE_MAX, type AddParams, type AttachmentRef, type CheckParams, type DelParams, type GcParams, type LeasesParams, type ReleaseParams } from '../shared/rpc-protocol';
 
 export class InvalidParams extends Error {
   static override readonly name = 'InvalidParams';
@@ -125,7 +125,18 @@ export function leasesParams(p: unknown): LeasesParams {
   const s = str(o, 'state', { optional: true, max: 32 });
   if (c) out.containerId = c;
   if (s) out.state = s;
+  const offset = int(o, 'offset', 0, Number.MAX_SAFE_INTEGER);
+  const limit = int(o, 'limit', 1, LEASES_PAGE_MAX);
+  if (offset !== undefined) out.offset = offset;
+  if (limit !== undefined) out.limit = limit;
   return out;
+}
+
+function int(o: Obj, k: string, min: number, max: number): number | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw new InvalidParams(`${k} must be an integer in ${min}..${max}`);
+  return v as number;
 }
 
 export function releaseParams(p: unknown): ReleaseParams {

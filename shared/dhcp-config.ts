@@ -4,6 +4,7 @@
  */
 import { InvalidConfigError } from './errors';
 import { requireSupportedVersion, type CniVersion } from './cni-version';
+import { CLIENT_ID_OPTION, CLIENT_OWNED_OPTIONS } from './dhcp-options';
 
 export const DEFAULT_SOCKET_PATH = '/run/cni/dhcp.sock';
 
@@ -20,8 +21,6 @@ export const OPTION_NAMES: Record<string, number> = {
 /** Options we always ask for unless a `request` entry says skipDefault. */
 export const DEFAULT_REQUEST_LIST = [1, 3, 6, 15, 26, 28, 33, 51, 54, 58, 59, 119, 121];
 
-/** Options we build ourselves; `provide` may not set them (61 is allowed: it replaces our client id). */
-const RESERVED_PROVIDE = new Set([0, 50, 51, 52, 53, 54, 55, 57, 255]);
 
 /**
  * ARP probe of an offered address before ADD answers (RFC 5227, shortened): `count` probes
@@ -114,7 +113,7 @@ function parseProvide(ipam: Record<string, unknown>): ProvideOption[] {
     const key = `ipam.provide[${i}]`;
     const o = asObject(e, key);
     const code = optionCode(o.option, `${key}.option`);
-    if (RESERVED_PROVIDE.has(code)) throw new InvalidConfigError(`${key}.option: option ${code} is set by the client itself`);
+    if (code !== CLIENT_ID_OPTION && CLIENT_OWNED_OPTIONS.has(code)) throw new InvalidConfigError(`${key}.option: option ${code} is set by the client itself`);
     const hasValue = o.value !== undefined;
     const hasArg = o.fromArg !== undefined;
     if (hasValue === hasArg) throw new InvalidConfigError(`${key}: give exactly one of "value" or "fromArg"`);

@@ -53,10 +53,21 @@ export interface GcParams {
   netName: string;
   validAttachments: Array<{ containerId: string; ifname: string }>;
 }
+/**
+ * `daemon.leases` answers one page: the `limit` leases after the first `offset` that match
+ * (in the daemon's order, oldest attachment first). Without `limit` it answers every match, which
+ * stops fitting in one frame past ~1.5k leases: callers page (the CLI asks LEASES_PAGE_SIZE at
+ * a time until a page comes back short). ADDs and DELs between pages may shift a lease by one.
+ */
 export interface LeasesParams {
   containerId?: string;
   state?: string;
+  offset?: number;
+  limit?: number;
 }
+/** Small enough that a page of the largest views the params allow stays far below MAX_FRAME_BYTES. */
+export const LEASES_PAGE_SIZE = 100;
+export const LEASES_PAGE_MAX = 1000;
 export interface ReleaseParams {
   containerId: string;
   ifname?: string;
@@ -115,4 +126,6 @@ export interface DaemonStatusResult {
   stateDir: string;
   leasesByState: Record<string, number>;
   leases: number;
+  /** lease files the last start-up could not read and moved to quarantine/ */
+  quarantined: Array<{ name: string; movedTo?: string; reason: string }>;
 }

@@ -13,7 +13,9 @@
  * | RELEASE              | address | no          | server    | unicast to the server    |
  * | DECLINE              | 0       | the address | server    | broadcast                |
  */
+import { ipToBuffer, isValidIPv4, macFromString } from '../dhcp4/addr';
 import { BootOp, MessageType, Opt, type DhcpMessage } from '../dhcp4/types';
+import { CLIENT_OWNED_OPTIONS } from '../../shared/dhcp-options';
 import type { LeaseRecord, MachineAction, MachineConfig } from './machine-types';
 
 export type SendAction = Extract<MachineAction, { type: 'send' }>;
@@ -21,19 +23,6 @@ export type SendAction = Extract<MachineAction, { type: 'send' }>;
 export const ZERO_IP = '0.0.0.0';
 export const BROADCAST_IP = '255.255.255.255';
 export const BROADCAST_FLAG = 0x8000;
-
-/** Options the protocol owns; a "provide" entry never overrides them. */
-const RESERVED_OPTIONS: ReadonlySet<number> = new Set([
-  Opt.PAD,
-  Opt.END,
-  Opt.MESSAGE_TYPE,
-  Opt.REQUESTED_IP,
-  Opt.SERVER_ID,
-  Opt.PARAMETER_REQUEST_LIST,
-  Opt.MAX_MESSAGE_SIZE,
-  Opt.CLIENT_ID,
-  Opt.OVERLOAD,
-]);
 
 /** The per-exchange values every DISCOVER/REQUEST carries. */
 export interface ExchangeFields {
@@ -44,39 +33,16 @@ export interface ExchangeFields {
   broadcast: boolean;
 }
 
-/** A dotted quad as 4 bytes, or undefined when `ip` is not one. */
-export function ipBytes(ip: string): Buffer | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes: number[] = [];
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    bytes.push(n);
-  }
-  return Buffer.from(bytes);
-}
-
 /** An address a client may hold: a unicast IPv4 address, not 0/8, loopback, multicast or broadcast. */
 export function isUsableAddress(ip: string | undefined): ip is string {
-  if (ip === undefined) return false;
-  const bytes = ipBytes(ip);
-  if (bytes === undefined) return false;
-  const first = bytes[0] ?? 0;
+  if (ip === undefined || !isValidIPv4(ip)) return false;
+  const first = ipToBuffer(ip)[0] ?? 0;
   return first !== 0 && first !== 127 && first < 224;
 }
 
-/** "aa:bb:cc:dd:ee:ff" for a 6-byte MAC, undefined otherwise. */
-export function macToString(mac: Buffer | undefined): string | undefined {
-  if (mac === undefined || mac.length !== 6) return undefined;
-  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
-/** The inverse of macToString; undefined for anything that is not six hex pairs. */
-export function macFromString(mac: string | undefined): Buffer | undefined {
-  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) return undefined;
-  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+/** The 4 bytes of an address option, or undefined when there is no valid address to send. */
+function addressOption(ip: string | undefined): Buffer | undefined {
+  return ip !== undefined && isValidIPv4(ip) ? ipToBuffer(ip) : undefined;
 }
 
 function u16(n: number): Buffer {
@@ -117,9 +83,9 @@ function acquisitionOptions(
 ): Map<number, Buffer> {
   const options = new Map<number, Buffer>();
   options.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
-  const requested = requestedIp === undefined ? undefined : ipBytes(requestedIp);
+  const requested = addressOption(requestedIp);
   if (requested !== undefined) options.set(Opt.REQUESTED_IP, requested);
-  const server = serverId === undefined ? undefined : ipBytes(serverId);
+  const server = addressOption(serverId);
   if (server !== undefined) options.set(Opt.SERVER_ID, server);
   options.set(Opt.CLIENT_ID, Buffer.from(config.clientId));
   options.set(Opt.MAX_MESSAGE_SIZE, u16(config.maxMessageSize));
@@ -127,7 +93,7 @@ function acquisitionOptions(
     options.set(Opt.PARAMETER_REQUEST_LIST, Buffer.from(config.paramRequestList.map((c) => c & 0xff)));
   }
   for (const [code, value] of config.provide) {
-    if (!RESERVED_OPTIONS.has(code)) options.set(code, Buffer.from(value));
+    if (!CLIENT_OWNED_OPTIONS.has(code)) options.set(code, Buffer.from(value));
   }
   return options;
 }
@@ -190,7 +156,7 @@ export function buildRebindRequest(config: MachineConfig, ex: ExchangeFields, le
 export function buildRelease(config: MachineConfig, xid: number, lease: LeaseRecord): SendAction {
   const msg = baseMessage(config, xid, 0, 0, lease.address);
   msg.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.RELEASE]));
-  const server = ipBytes(lease.serverId);
+  const server = addressOption(lease.serverId);
   if (server !== undefined) msg.options.set(Opt.SERVER_ID, server);
   msg.options.set(Opt.CLIENT_ID, Buffer.from(config.clientId));
   const dstMac = macFromString(lease.serverMac);
@@ -207,9 +173,9 @@ export function buildRelease(config: MachineConfig, xid: number, lease: LeaseRec
 export function buildDecline(config: MachineConfig, xid: number, lease: LeaseRecord): SendAction {
   const msg = baseMessage(config, xid, 0, 0, ZERO_IP);
   msg.options.set(Opt.MESSAGE_TYPE, Buffer.from([MessageType.DECLINE]));
-  const address = ipBytes(lease.address);
+  const address = addressOption(lease.address);
   if (address !== undefined) msg.options.set(Opt.REQUESTED_IP, address);
-  const server = ipBytes(lease.serverId);
+  const server = addressOption(lease.serverId);
   if (server !== undefined) msg.options.set(Opt.SERVER_ID, server);
   msg.options.set(Opt.CLIENT_ID, Buffer.from(config.clientId));
   return broadcastSend(msg, ZERO_IP);

@@ -4,7 +4,8 @@
  * fails a check never changes state.
  */
 import { MessageType, type DhcpMessage, type ReplyParams } from '../dhcp4/types';
-import { isUsableAddress, macToString } from './client-messages';
+import { macToString } from '../dhcp4/addr';
+import { isUsableAddress } from './client-messages';
 import { sanitizeLeaseTimes } from './lease-timing';
 import type { LeaseRecord, LeaseState } from './machine-types';
 

@@ -1,6 +1,6 @@
 /**
- * IPv4 address helpers. Addresses travel through the code base as dotted-quad strings; these
- * are the only conversions between that form and wire bytes.
+ * IPv4 and MAC address helpers. Addresses travel through the code base as strings (dotted
+ * quads, aa:bb:cc:dd:ee:ff); these are the only conversions between that form and wire bytes.
  */
 import { MalformedPacketError } from '../../shared/errors';
 
@@ -64,4 +64,16 @@ export function prefixFromMask(mask: string): number | undefined {
   let prefix = 0;
   for (let b = bits; b !== 0; b = (b << 1) >>> 0) prefix++;
   return prefix;
+}
+
+/** "aa:bb:cc:dd:ee:ff" for a 6-byte MAC, undefined otherwise. */
+export function macToString(mac: Buffer | undefined): string | undefined {
+  if (mac === undefined || mac.length !== 6) return undefined;
+  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The inverse of macToString; undefined for anything that is not six hex pairs. */
+export function macFromString(mac: string | undefined): Buffer | undefined {
+  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) return undefined;
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }

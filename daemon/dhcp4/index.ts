@@ -12,6 +12,8 @@ export {
   maskFromPrefix,
   ipToUint32,
   uint32ToIp,
+  macToString,
+  macFromString,
 } from './addr';
 export { describeMessageType } from './message-type';
 export { parseClasslessRoutes, encodeClasslessRoutes, MAX_CLASSLESS_ROUTES } from './classless-routes';

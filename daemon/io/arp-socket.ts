@@ -9,7 +9,7 @@ import { PacketIoError } from './errors';
 import { encodeProgram } from './bpf';
 import { arpConflictFilter } from './arp-filter';
 import { closeFdAsync } from './fd-closer';
-import { getIfindex, validateIfname } from './link';
+import { assertIfname, getIfindex } from './link';
 import { withNetns } from './netns';
 import { sockaddrLl } from './packet-socket';
 import { FdWatcher } from './poller';
@@ -34,7 +34,7 @@ export interface OpenArpSocketOptions {
 }
 
 export function openArpSocket(opts: OpenArpSocketOptions): ArpSocket {
-  validateIfname(opts.ifname);
+  assertIfname(opts.ifname);
   const where = `ARP socket on ${opts.ifname} in ${opts.netnsPath}`;
   const opened = withNetns(opts.netnsPath, () => {
     const fd = libc.socket(libc.AF_PACKET, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);

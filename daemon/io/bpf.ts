@@ -3,7 +3,7 @@
  * byte encoding; packet-socket.ts attaches them with SO_ATTACH_FILTER.
  *
  * The filter runs in the kernel on every IPv4 frame of the interface. Without the chaddr
- * test, 200 pods on one bridge pushed 37,430 frames into JS instead of 400 (DESIGN §3).
+ * test, 200 pods on one bridge pushed 37,430 frames into JS instead of 400 (docs/architecture.md, "Packet I/O").
  *
  * On a SOCK_DGRAM packet socket the kernel runs the filter with the data starting at the
  * IP header, so absolute offsets below are IP header offsets.

@@ -1,6 +1,6 @@
 /**
  * Packet I/O inside pod network namespaces: AF_PACKET sockets with a kernel BPF filter,
- * polled on Node's libuv loop. See DESIGN.md §3 for why this shape.
+ * polled on Node's libuv loop. docs/architecture.md, "Packet I/O", says why this shape.
  */
 export { openPacketSocket } from './packet-socket';
 export type { PacketSocket, OpenPacketSocketOptions } from './packet-socket';

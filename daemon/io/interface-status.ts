@@ -5,7 +5,7 @@
  */
 import * as libc from './libc';
 import { PacketIoError } from './errors';
-import { getIfindex, getMtu, validateIfname } from './link';
+import { getIfindex, getMtu, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 
 export type InterfaceStatus = 'present' | 'no-netns' | 'no-interface';
@@ -24,7 +24,7 @@ function withIfSocket<T>(nsFd: number, netnsPath: string, ifname: string, fn: (f
 }
 
 export function interfaceStatus(netnsPath: string, ifname: string): InterfaceStatus {
-  validateIfname(ifname);
+  assertIfname(ifname);
   const probe = probeNetns(netnsPath);
   if (!probe.ok) {
     if (probe.reason === 'error') throw probe.error;
@@ -47,7 +47,7 @@ export function interfaceStatus(netnsPath: string, ifname: string): InterfaceSta
 
 /** The MTU of ifname in the pod namespace (SIOCGIFMTU); throws a PacketIoError when it cannot be read. */
 export function interfaceMtu(netnsPath: string, ifname: string): number {
-  validateIfname(ifname);
+  assertIfname(ifname);
   const probe = probeNetns(netnsPath);
   if (!probe.ok) throw probe.error;
   try {

@@ -84,7 +84,7 @@ export const getsockopt: (fd: number, level: number, name: number, val: Buffer, 
   lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)');
 export const sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number =
   lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
-/** `msg` is a native pointer (see rx-arena.ts), not a Buffer */
+/** `msg` is a native pointer (the receive arena in receive.ts), not a Buffer */
 export const recvmsg: (fd: number, msg: unknown, flags: number) => number =
   lib.func('long recvmsg(int fd, void *msg, int flags)');
 const SockFprog = koffi.struct({ len: 'uint16_t', filter: 'void *' });

@@ -6,13 +6,12 @@
  */
 import * as libc from './libc';
 import { PacketIoError } from './errors';
+import { validateIfname } from '../../shared/cni-env';
 
-/** The kernel's dev_valid_name(): 1–15 bytes, not "." or "..", no '/', ':', NUL or whitespace. */
-export function validateIfname(ifname: string): void {
-  const bytes = Buffer.byteLength(ifname);
-  if (bytes === 0 || bytes >= libc.IFNAMSIZ || ifname === '.' || ifname === '..' || /[/:\s\0]/.test(ifname)) {
-    throw new PacketIoError(`invalid interface name ${JSON.stringify(ifname)}`, 'EINVAL', '');
-  }
+/** Throws unless `ifname` passes the kernel's dev_valid_name() (shared/cni-env.ts holds the one rule). */
+export function assertIfname(ifname: string): void {
+  const bad = validateIfname(ifname);
+  if (bad) throw new PacketIoError(`invalid interface name ${JSON.stringify(ifname)}: it ${bad}`, 'EINVAL', '');
 }
 
 function ifreq(ifname: string): Buffer {

@@ -1,6 +1,6 @@
 /**
  * An AF_PACKET socket on one interface inside a pod network namespace. This is the only
- * variant that worked everywhere in the probe (DESIGN §3): a UDP socket with
+ * variant that worked everywhere in the probe (docs/architecture.md, "Packet I/O"): a UDP socket with
  * SO_BINDTODEVICE sent with another interface's source address, and its replies were
  * dropped by rp_filter in multi-homed pods. A packet socket sits below IP, so neither
  * routing nor rp_filter applies, and we write source 0.0.0.0 ourselves.
@@ -8,7 +8,7 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
-import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, validateIfname } from './link';
+import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
@@ -50,7 +50,7 @@ const MAX_ERRORS_IN_WINDOW = 8;
 const ERROR_WINDOW_MS = 1000;
 
 export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
-  validateIfname(opts.ifname);
+  assertIfname(opts.ifname);
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
   let opened: { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean };

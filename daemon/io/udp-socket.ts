@@ -12,7 +12,7 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { BPF_K, BPF_RET, encodeProgram, insn } from './bpf';
-import { validateIfname } from './link';
+import { assertIfname } from './link';
 import { withNetns } from './netns';
 import { ipToBuffer } from '../dhcp4/addr';
 
@@ -41,7 +41,7 @@ function sockaddrIn(ip: string, port: number): Buffer {
  * on the pod's side, 'EADDRINUSE' that something in the pod holds :68 for this interface.
  */
 export function openUdpSender(netnsPath: string, ifname: string, address: string): UdpSender {
-  validateIfname(ifname);
+  assertIfname(ifname);
   const where = `UDP socket ${address}:${CLIENT_PORT} on ${ifname} in ${netnsPath}`;
   const fd = withNetns(netnsPath, () => {
     const s = libc.socket(libc.AF_INET, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
