@@ -10,6 +10,7 @@ import { isUsableAddress, type ExchangeFields, type SendAction } from './client-
 import { MIN_INTERVAL_MS, leaseDeadlines, nakRestartDelayMs, nextRetransmitAt, renewRetryAt, secondsSince } from './lease-timing';
 import type { LeaseRecord, LeaseState, MachineAction, MachineConfig, MachineEvent } from './machine-types';
 import * as check from './reply-checks';
+import { OneTimerMachine } from './one-timer-machine';
 
 export interface MachineDeps {
   /** ms since epoch */
@@ -28,11 +29,8 @@ export const REBOOT_MAX_ATTEMPTS = 3;
 
 type DiscoverState = 'SELECTING' | 'EXPIRED';
 
-export class LeaseMachine {
-  private current: LeaseState = 'INIT';
-  private currentXid = 0;
+export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
   private held: LeaseRecord | undefined;
-  private timerAt: number | undefined;
   private begun = false;
   /** origin of `secs` */
   private exchangeStart = 0;
@@ -58,17 +56,15 @@ export class LeaseMachine {
   /** an ACKed lease waiting for the edge's ARP probe verdict */
   private probing: LeaseRecord | undefined;
   private declinesSinceBound = 0;
-  private out: MachineAction[] = [];
 
   constructor(
     private readonly config: MachineConfig,
     private readonly deps: MachineDeps,
-  ) {}
+  ) {
+    super('INIT');
+  }
 
-  get state(): LeaseState { return this.current; }
-  get xid(): number { return this.currentXid; }
   get lease(): LeaseRecord | undefined { return this.held; }
-  get nextTimerAt(): number | undefined { return this.timerAt; }
   /** the lease whose address the pod carries (LOST: the one no server vouches for any more) */
   get podLease(): LeaseRecord | undefined { return this.configured; }
 
@@ -413,26 +409,6 @@ export class LeaseMachine {
     this.send(action);
     const now = this.deps.now();
     this.arm(nextRetransmitAt(now, this.sends - 1, this.deps.random(), this.config.resendMaxMs, this.budgetEndsAt()));
-  }
-
-  private transition(to: LeaseState, reason: string): void {
-    if (to === this.current) return;
-    this.out.push({ type: 'transition', from: this.current, to, reason, xid: this.currentXid });
-    this.current = to;
-  }
-
-  private arm(at: number): void {
-    this.timerAt = at;
-    this.out.push({ type: 'arm', at });
-  }
-
-  private disarm(): void {
-    this.timerAt = undefined;
-    this.out.push({ type: 'disarm' });
-  }
-
-  private ignore(reason: string): void {
-    this.out.push({ type: 'ignored', reason });
   }
 
   private reject(rejection: check.Rejection): void {

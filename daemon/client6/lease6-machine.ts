@@ -9,7 +9,7 @@ import { ALL_DHCP_SERVERS, MessageType6, type Dhcp6Message, type Reply6 } from '
 import { checkHeader, checkStoredLease6, evaluate, type Outcome6 } from './checks6';
 import * as build from './messages6';
 import type { Destination6 } from './messages6';
-import { OneTimerMachine } from './one-timer-machine';
+import { OneTimerMachine } from '../client/one-timer-machine';
 import {
   PARAMS, SOL_MAX_DELAY_MS, deadlines6, elapsedCentiseconds, firstTimeout, nextTimeout, type Exchange6,
 } from './timing6';

@@ -1,8 +1,7 @@
 /**
  * The plumbing every pure client machine here shares: the state, the transaction id, the one
- * timer the edge arms on its behalf, and the action list one event produces. The DHCPv4
- * machine (daemon/client/lease-machine.ts) has the same members written out; it can move onto
- * this class once the v4 work in flight has landed.
+ * timer the edge arms on its behalf, and the action list one event produces: the DHCPv4
+ * machine (lease-machine.ts) and the DHCPv6 one (../client6/lease6-machine.ts).
  */
 
 export type CoreAction<S extends string> =
