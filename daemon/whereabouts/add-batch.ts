@@ -42,7 +42,7 @@ export function planAddBatch(
     } catch (err) {
       return out.failed.set(i, err);
     }
-    if (out.writes.length + plan.writes.length > maxWrites && out.writes.length > 0) return out.later.push(i);
+    if (plan.writes.length > 0 && out.writes.length > 0 && out.writes.length + plan.writes.length > maxWrites) return out.later.push(i);
     for (const w of plan.writes) {
       if (w.op === 'reserve') held.push(w.reservation);
       else if (w.op === 'unreserve') held = held.filter((r) => !(r.address === w.reservation.address && samePool(r.pool, w.reservation.pool)));
