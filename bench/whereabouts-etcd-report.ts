@@ -39,7 +39,7 @@ function spread(values: number[], fmt: (v: number) => string): string {
 const ALLOCATOR: Record<string, string> = {
   raw: 'lowest free, no serialisation, retry at once',
   'raw-serial': 'lowest free, serialised per pool in each process',
-  service: "the daemon's WhereaboutsService (serialised per pool, random pause 2–22 ms × tries after a lost race)",
+  service: "the daemon's WhereaboutsService (serialised per pool, the ADDs queued behind a pool batched into one read + one commit, random pause 2–22 ms × tries after a lost race)",
   'service-lock': 'the same service, each ADD also holding a cluster-wide per-pool etcd lock (5 s lease)',
 };
 
@@ -75,7 +75,7 @@ export function renderEtcdBench(r: EtcdBenchResults): string {
   out.push(
     `| host-local (/usr/lib/cni/host-local), one node, 200 in flight (the floor: one file lock, no network) | ${spread(h.map((x) => x.wallMs), fmtMs)} | ${spread(h.map((x) => x.p50Ms), fmtMs)} | ${spread(h.map((x) => x.p95Ms), fmtMs)} | ${h.reduce((a, x) => a + x.failed, 0)} | ${h.reduce((a, x) => a + x.duplicates, 0)} | — |`,
   );
-  out.push('', 'Per-ADD time counts from the moment the ADD is issued, so it includes the wait in the per-pool queue of its daemon. host-local and our shim are each one exec per ADD (a Go binary; a Node process that forwards to its daemon); host-local keeps one file under a lock on one node, which is the floor, not a like-for-like cluster store.', '');
+  out.push('', 'Per-ADD time counts from the moment the ADD is issued, so it includes the wait in the per-pool queue of its daemon (where the ADDs that arrive while a pool is busy wait together for one read and one commit). host-local and our shim are each one exec per ADD (a Go binary; a Node process that forwards to its daemon); host-local keeps one file under a lock on one node, which is the floor, not a like-for-like cluster store.', '');
 
   out.push('### One ADD in a big range', '');
   out.push('| range | addresses already taken | ADD p50 | ADD p95 |');

@@ -12,7 +12,11 @@ import type { Logger } from './log';
 import type { Metrics } from './metrics';
 import { InvalidParams } from './rpc-validate';
 
-export type MethodHandler = (params: unknown) => Promise<unknown>;
+/**
+ * `gone()` turns true once the caller's connection has closed: a handler that waits (a queue)
+ * can drop work nobody will read the answer to.
+ */
+export type MethodHandler = (params: unknown, call: { gone: () => boolean }) => Promise<unknown>;
 
 export const MAX_INFLIGHT_PER_CONNECTION = 32;
 
@@ -39,7 +43,12 @@ export class RpcServer {
     this.connections.add(sock);
     const framer = new LineFramer(MAX_FRAME_BYTES);
     let inflight = 0;
-    sock.on('close', () => this.connections.delete(sock));
+    let closed = false;
+    const call = { gone: () => closed };
+    sock.on('close', () => {
+      closed = true;
+      this.connections.delete(sock);
+    });
     sock.on('error', () => sock.destroy());
     const reply = (obj: object) => {
       if (!sock.destroyed && sock.writable) sock.write(frameOf(obj) + '\n');
@@ -64,7 +73,7 @@ export class RpcServer {
           continue;
         }
         inflight++;
-        void this.handleLine(line).then(
+        void this.handleLine(line, call).then(
           (res) => {
             inflight--;
             if (res) reply(res);
@@ -78,7 +87,7 @@ export class RpcServer {
   }
 
   /** Returns the response object, or undefined for a notification. */
-  async handleLine(line: string): Promise<object | undefined> {
+  async handleLine(line: string, call = { gone: () => false }): Promise<object | undefined> {
     let parsed: ReturnType<typeof jsonrpc.parse>;
     try {
       parsed = jsonrpc.parse(line);
@@ -108,7 +117,7 @@ export class RpcServer {
       return jsonrpc.error(id, jsonrpc.JsonRpcError.methodNotFound({ method: String(req.method).slice(0, 64) }));
     }
     try {
-      const result = await handler(req.params);
+      const result = await handler(req.params, call);
       this.metrics.rpc.inc({ method: req.method, outcome: 'ok' });
       return type === 'request' ? jsonrpc.success(id, (result ?? null) as jsonrpc.Defined) : undefined;
     } catch (err) {

@@ -5,18 +5,30 @@
 # (two networks sharing a CIDR kept apart by network_name, one dual-stack pod), the
 # allocation table; then everything torn down. Only 198.18.0.0/15 and 2001:db8::/32 inside
 # its namespaces.
+#
+# `--etcd`: the whereabouts part runs on a 3-member etcd instead (datastore etcd), the members
+# on the node namespace's own 127.0.0.1 (a fresh loopback: every port is free there, and
+# nothing is bound in the host's), data dirs under the demo's temp dir, stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ETCD=0
+for arg in "$@"; do
+  case "$arg" in
+    --etcd) ETCD=1 ;;
+    *) echo "usage: bash scripts/demo.sh [--etcd]" >&2; exit 2 ;;
+  esac
+done
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 bash scripts/setup.sh
 
 ID="demo$$"
 DIR=$(mktemp -d "/tmp/cni-dhcp-$ID-XXXX")
 SRV="cdd-$ID-srv"; NODE="cdd-$ID-node"; BR="cdbr$$"; BR=${BR:0:15}
-PODS=(); DNSMASQ=""; DAEMON=""; WBDAEMON=""
+PODS=(); DNSMASQ=""; DAEMON=""; WBDAEMON=""; ETCDS=()
 cleanup() {
   set +e
   [ -n "$WBDAEMON" ] && kill "$WBDAEMON" 2>/dev/null && wait "$WBDAEMON" 2>/dev/null
+  for e in "${ETCDS[@]}"; do kill "$e" 2>/dev/null && wait "$e" 2>/dev/null; done
   [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
   [ -n "$DNSMASQ" ] && kill "$DNSMASQ" 2>/dev/null && wait "$DNSMASQ" 2>/dev/null
   for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null; done
@@ -79,7 +91,35 @@ done
 sleep 0.3
 echo "== after DEL: $(wc -l < "$DIR/dnsmasq.leases") leases left on the server"
 
-echo "== whereabouts: the daemon in $NODE on its file store ($DIR/wb-state)"
+STORE=""
+if [ "$ETCD" = 1 ]; then
+  ip -n "$NODE" link set lo up
+  # etcd's own local-cluster ports (its Procfile): clients 2379, 22379, 32379; peers one above
+  CPORTS=(2379 22379 32379); CLUSTER=""; ENDPOINTS=""
+  for i in 0 1 2; do
+    CLUSTER+="${CLUSTER:+,}m$i=http://127.0.0.1:$((CPORTS[i] + 1))"
+    ENDPOINTS+="${ENDPOINTS:+,}127.0.0.1:${CPORTS[i]}"
+  done
+  echo "== etcd: 3 members on 127.0.0.1 in $NODE, clients at $ENDPOINTS"
+  for i in 0 1 2; do
+    ip netns exec "$NODE" etcd --name "m$i" --data-dir "$DIR/etcd-m$i" \
+      --listen-client-urls "http://127.0.0.1:${CPORTS[i]}" --advertise-client-urls "http://127.0.0.1:${CPORTS[i]}" \
+      --listen-peer-urls "http://127.0.0.1:$((CPORTS[i] + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((CPORTS[i] + 1))" \
+      --initial-cluster "$CLUSTER" --initial-cluster-state new --initial-cluster-token "$ID" 2>"$DIR/etcd-m$i.log" &
+    ETCDS+=($!)
+  done
+  healthy=0
+  for _ in $(seq 300); do
+    ip netns exec "$NODE" etcdctl --endpoints="$ENDPOINTS" endpoint health >/dev/null 2>&1 && { healthy=1; break; }
+    sleep 0.1
+  done
+  [ "$healthy" = 1 ] || { echo "etcd did not become healthy:"; tail -5 "$DIR"/etcd-m*.log; exit 1; }
+  ip netns exec "$NODE" etcdctl --endpoints="$ENDPOINTS" member list
+  STORE=$(printf ',"datastore":"etcd","etcd_host":"%s"' "$ENDPOINTS")
+  echo "== whereabouts: the daemon in $NODE on the etcd store"
+else
+  echo "== whereabouts: the daemon in $NODE on its file store ($DIR/wb-state)"
+fi
 WBSOCK="$DIR/run/whereabouts.sock"
 ip netns exec "$NODE" "$PWD/dist/cni/whereabouts" daemon -socketpath "$WBSOCK" --state-dir "$DIR/wb-state" --node-name demo-node 2>"$DIR/wb-daemon.log" &
 WBDAEMON=$!
@@ -88,7 +128,7 @@ for _ in $(seq 200); do [ -S "$WBSOCK" ] && break; sleep 0.05; done
 # the flat file, merged under every network's ipam section (here: where the daemon listens)
 printf '{"daemonSocketPath":"%s"}\n' "$WBSOCK" >"$DIR/whereabouts.conf"
 wbconf() { # NAME IPAM-KEYS
-  printf '{"cniVersion":"1.0.0","name":"%s","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"whereabouts","configuration_path":"%s",%s}}' "$1" "$BR" "$DIR/whereabouts.conf" "$2"
+  printf '{"cniVersion":"1.0.0","name":"%s","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"whereabouts","configuration_path":"%s",%s%s}}' "$1" "$BR" "$DIR/whereabouts.conf" "$2" "$STORE"
 }
 RED=$(wbconf wb-red '"range":"198.18.1.0/24","network_name":"red"')
 BLUE=$(wbconf wb-blue '"range":"198.18.1.0/24","network_name":"blue"')
@@ -105,11 +145,20 @@ attach 1 "$RED" "network_name red"
 attach 2 "$BLUE" "network_name blue, same CIDR: its own address space"
 attach 3 "$RED" "network_name red again: the next address"
 attach 4 "$DUAL" "dual stack"
-echo "== cni-dhcp whereabouts allocations"
-dist/bin/cni-dhcp whereabouts allocations --socket "$WBSOCK"
+wballocations() {
+  if [ "$ETCD" = 1 ]; then
+    # one key per address: /whereabouts/<network_name>/pools/<range>/<offset> and .../reservations/<address>
+    ip netns exec "$NODE" etcdctl --endpoints="$ENDPOINTS" get --prefix /whereabouts/ | paste - - | awk '{k=$1; $1=""; print "   ", k, $0}'
+  else
+    dist/bin/cni-dhcp whereabouts allocations --socket "$WBSOCK"
+  fi
+}
+if [ "$ETCD" = 1 ]; then echo "== the allocations in etcd (etcdctl get --prefix /whereabouts/)"; else echo "== cni-dhcp whereabouts allocations"; fi
+wballocations
 for i in "${!WBPODS[@]}"; do
   echo "${WBCONFS[$i]}" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID="wb$((i + 1))-$ID" CNI_NETNS="/var/run/netns/${WBPODS[$i]}" \
     CNI_IFNAME=net1 CNI_PATH="$DIR/bin" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=wb-$((i + 1))" /usr/lib/cni/bridge
 done
-echo "== after DEL: $(dist/bin/cni-dhcp whereabouts allocations --socket "$WBSOCK" || true)"
+left=$(wballocations || true)
+echo "== after DEL: ${left:-no keys left under /whereabouts/}"
 echo "== done; tearing down"

@@ -4,8 +4,9 @@
 # otherwise start a resolver in the root namespace), kea-dhcp4-server, isc-dhcp-server,
 # busybox (udhcpd), containernetworking-plugins (/usr/lib/cni: bridge, macvlan, ... and the
 # reference dhcp), iproute2, tcpdump, systemd (systemd-analyze), hyperfine (bench),
-# etcd-server (the 3-member etcd the Whereabouts etcd-store tests and bench start), openssl
-# (the throwaway CA and certificates of the etcd TLS test).
+# etcd-server (the 3-member etcd the Whereabouts etcd-store tests, the bench and `demo.sh
+# --etcd` start), etcd-client (etcdctl: the demo waits for that cluster and shows its keys),
+# openssl (the throwaway CA and certificates of the etcd TLS test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ want /usr/bin/tcpdump tcpdump
 want /usr/bin/systemd-analyze systemd
 want /usr/bin/hyperfine hyperfine
 want /usr/bin/etcd etcd-server
+want /usr/bin/etcdctl etcd-client
 want /usr/bin/openssl openssl
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then

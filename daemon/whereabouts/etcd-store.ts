@@ -63,6 +63,23 @@ function writeValue(w: StoreWrite): string {
   return w.op === 'create' || w.op === 'delete' ? keys.encodeAllocation(w.allocation) : keys.encodeReservation(w.reservation);
 }
 
+/**
+ * One operation per key: a delete or unreserve followed by a create or reserve of the same key
+ * (a re-created sandbox keeps its address under a new container id) is one replace, compared
+ * on the holder's mod_revision; etcd refuses a transaction that names a key twice.
+ */
+function keyOps(writes: StoreWrite[]): Array<{ key: string; remove?: StoreWrite; put?: StoreWrite }> {
+  const ops: Array<{ key: string; remove?: StoreWrite; put?: StoreWrite }> = [];
+  for (const w of writes) {
+    const key = writeKey(w);
+    const putting = w.op === 'create' || w.op === 'reserve';
+    const prior = putting ? ops.find((o) => o.key === key && o.remove && !o.put) : undefined;
+    if (prior) prior.put = w;
+    else ops.push(putting ? { key, put: w } : { key, remove: w });
+  }
+  return ops;
+}
+
 /** the holder a delete/unreserve must find: containerId + ifname */
 function holds(w: StoreWrite, kv: IKeyValue, key: string): boolean {
   const held = w.op === 'delete' ? keys.decodeAllocation(kv.value.toString('utf8'), key) : keys.decodeReservation(kv.value.toString('utf8'), key);
@@ -203,12 +220,13 @@ export class EtcdStore implements WhereaboutsStore {
 
   commit(writes: StoreWrite[], opts: StoreDeadline): Promise<boolean> {
     if (writes.length === 0) return Promise.resolve(true);
-    const ks = writes.map(writeKey);
+    const ops = keyOps(writes);
+    const ks = ops.map((o) => o.key);
     if (new Set(ks).size !== ks.length) throw new Error(`one commit names a key twice: ${ks.join(', ')}`);
     return this.bounded('commit', opts, async (deadline) => {
       const compare: ICompare[] = [];
       const success: IRequestOp[] = [];
-      const removing = writes.map((w, i) => (w.op === 'delete' || w.op === 'unreserve' ? i : -1)).filter((i) => i >= 0);
+      const removing = ops.map((o, i) => (o.remove ? i : -1)).filter((i) => i >= 0);
       // a delete must find its holder: read those keys first, then compare their mod_revision
       const seen = new Map<number, IKeyValue>();
       if (removing.length > 0) {
@@ -219,27 +237,24 @@ export class EtcdStore implements WhereaboutsStore {
         for (const [j, r] of res.responses.entries()) {
           const kv = r.response_range?.kvs[0];
           const i = removing[j]!;
-          if (!kv || !holds(writes[i]!, kv, ks[i]!)) return false;
+          if (!kv || !holds(ops[i]!.remove!, kv, ks[i]!)) return false;
           seen.set(i, kv);
         }
       }
-      for (const [i, w] of writes.entries()) {
+      for (const [i, o] of ops.entries()) {
         const key = Buffer.from(ks[i]!, 'utf8');
-        if (w.op === 'create' || w.op === 'reserve') {
-          compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
-          success.push({ request_put: { key, value: Buffer.from(writeValue(w), 'utf8') } });
-        } else {
-          compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: seen.get(i)!.mod_revision });
-          success.push({ request_delete_range: { key } });
-        }
+        if (o.remove) compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: seen.get(i)!.mod_revision });
+        else compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+        if (o.put) success.push({ request_put: { key, value: Buffer.from(writeValue(o.put), 'utf8') } });
+        else success.push({ request_delete_range: { key } });
       }
       const failure: IRequestOp[] = ks.map((k) => ({ request_range: { key: Buffer.from(k, 'utf8') } }));
       const res = await this.client.kv.txn({ compare, success, failure }, { deadline });
       if (res.succeeded) return true;
       // lost answer, retried by the client: was the transaction that made our compares fail ours?
-      return writes.every((w, i) => {
+      return ops.every((o, i) => {
         const kv = res.responses[i]?.response_range?.kvs[0];
-        if (w.op === 'create' || w.op === 'reserve') return kv !== undefined && kv.value.toString('utf8') === writeValue(w);
+        if (o.put) return kv !== undefined && kv.value.toString('utf8') === writeValue(o.put);
         return kv === undefined;
       });
     });

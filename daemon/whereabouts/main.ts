@@ -57,9 +57,9 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
 
   const who = (p: ReturnType<typeof v.attachmentParams>) => ({ containerId: p.containerId, podRef: p.podRef, ifname: p.ifname, network: p.network });
   const methods: Record<string, MethodHandler> = {
-    [WbMethod.Add]: async (p) => {
+    [WbMethod.Add]: async (p, call) => {
       const a = v.attachmentParams(p);
-      const ips = await service.add(parseWhereaboutsIpam(a.ipam), who(a));
+      const ips = await service.add(parseWhereaboutsIpam(a.ipam), who(a), call.gone);
       log.info('ADD', { containerId: a.containerId, ifname: a.ifname, podRef: a.podRef, addresses: ips.map((i) => i.address).join(',') });
       void refreshCount();
       return ips;

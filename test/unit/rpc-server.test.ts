@@ -42,7 +42,14 @@ describe('RpcServer', () => {
       throw new TypeError('undefined is not a function');
     },
     huge: async () => 'x'.repeat(MAX_FRAME_BYTES),
+    hangup: async (_p, call) => {
+      calls.push(call);
+      entered++;
+      await gate.wait;
+      return null;
+    },
   };
+  let calls: Array<{ gone: () => boolean }> = [];
 
   /** Handlers run on the server side of the socket: poll the counter they bump. */
   async function handlersRunning(n: number): Promise<void> {
@@ -57,6 +64,7 @@ describe('RpcServer', () => {
     sockPath = path.join(dir, 'rpc.sock');
     gate = newGate();
     entered = 0;
+    calls = [];
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(sockPath, r));
     rpc = new RpcServer(server, methods, silentLogger, createMetrics(() => ({}), false));
@@ -122,6 +130,24 @@ describe('RpcServer', () => {
     // the slots are free again
     assert.deepEqual((await c.call('echo', [1])).result, [1]);
     c.destroy();
+  });
+
+  it('a handler learns when its caller hung up (gone), and only its own caller', async () => {
+    const c = await RawConn.connect(sockPath);
+    const other = await RawConn.connect(sockPath);
+    c.send('hangup');
+    const kept = other.send('hangup');
+    await handlersRunning(2);
+    assert.deepEqual(calls.map((x) => x.gone()), [false, false]);
+    c.destroy();
+    for (let i = 0; !calls.some((x) => x.gone()); i++) {
+      if (i > 2000) assert.fail('the server never saw the hang-up');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(calls.filter((x) => x.gone()).length, 1, 'the other caller is still there');
+    gate.open();
+    assert.equal((await other.response(kept)).result, null);
+    other.destroy();
   });
 
   it('the limit is per connection: another connection is served while one is full', async () => {
