@@ -178,12 +178,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
 
   private onTimer(): void {
     const now = this.deps.now();
-    if (this.timerAt === undefined) return this.ignore(`timer in ${this.current} with none armed`);
-    if (now < this.timerAt) {
-      this.ignore('timer fired early');
-      return this.arm(this.timerAt);
-    }
-    this.timerAt = undefined;
+    if (!this.takeTimer(now)) return;
     const budgetSpent = now >= this.budgetEndsAt();
     switch (this.current) {
       case 'INIT':

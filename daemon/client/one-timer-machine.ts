@@ -45,6 +45,25 @@ export abstract class OneTimerMachine<S extends string, A extends { type: string
     this.core({ type: 'disarm' });
   }
 
+  /**
+   * The edge says the timer fired: true when it is due (and now spent); false, with the reason
+   * recorded, when none is armed or it fired early (then it is armed again for its time).
+   */
+  protected takeTimer(now: number): boolean {
+    const at = this.timerAt;
+    if (at === undefined) {
+      this.ignore(`timer in ${this.current} with none armed`);
+      return false;
+    }
+    if (now < at) {
+      this.ignore('timer fired early');
+      this.arm(at);
+      return false;
+    }
+    this.timerAt = undefined;
+    return true;
+  }
+
   protected ignore(reason: string): void {
     this.core({ type: 'ignored', reason });
   }

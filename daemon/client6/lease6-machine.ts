@@ -170,12 +170,7 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
 
   private onTimer(): void {
     const now = this.deps.now();
-    if (this.timerAt === undefined) return this.ignore(`timer in ${this.current} with none armed`);
-    if (now < this.timerAt) {
-      this.ignore('timer fired early');
-      return this.arm(this.timerAt);
-    }
-    this.timerAt = undefined;
+    if (!this.takeTimer(now)) return;
     const ex = this.ex;
     if (ex === undefined) return this.enterByPhase('timer');
     if (this.acquireBy !== undefined && now >= this.acquireBy && (this.current === 'SOLICITING' || this.current === 'REQUESTING')) {
