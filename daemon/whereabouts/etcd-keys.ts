@@ -21,7 +21,8 @@ export const ROOT = '/whereabouts/';
 
 export function netSegment(networkName: string): string {
   if (networkName === '') return '_';
-  return networkName.replace(/[^A-Za-z0-9.-]/g, (c) =>
+  // per code point (the u flag): without it an astral character is two lone surrogates, both encoded as U+FFFD
+  return networkName.replace(/[^A-Za-z0-9.-]/gu, (c) =>
     [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
   );
 }
@@ -47,6 +48,23 @@ export function reservationPrefix(networkName: string): string {
 export function reservationKey(r: Pick<ReservationRecord, 'networkName' | 'address'>): string {
   if (r.address === '' || /[/\s]/.test(r.address)) throw new Error(`reservation address ${JSON.stringify(r.address)} is not an address`);
   return `${reservationPrefix(r.networkName)}${r.address}`;
+}
+
+/**
+ * What a key under ROOT names: an allocation's pool, a reservation's network_name, or neither;
+ * the inverse of netSegment and rangeSegment (the last `-` of a range is its `/`).
+ */
+export function keyKind(key: string): { kind: 'pool'; pool: PoolRef } | { kind: 'reservation'; networkName: string } | { kind: 'other' } {
+  const m = /^\/whereabouts\/([^/]+)\/(pools\/([^/]+)|reservations)\//.exec(key);
+  if (!m) return { kind: 'other' };
+  let networkName: string;
+  try {
+    networkName = m[1] === '_' ? '' : decodeURIComponent(m[1]!);
+  } catch {
+    return { kind: 'other' };
+  }
+  if (m[3] === undefined) return { kind: 'reservation', networkName };
+  return { kind: 'pool', pool: { networkName, range: m[3].replace(/-([0-9]+)$/, '/$1').replace(/-/g, ':') } };
 }
 
 /** etcd's range_end for "every key with this prefix" */

@@ -218,6 +218,25 @@ export class EtcdStore implements WhereaboutsStore {
     });
   }
 
+  /** one keys-only read per pool: each answer names a pool, and the next read starts past its keys */
+  listPools(opts: StoreDeadline): Promise<PoolRef[]> {
+    return this.bounded('list pools', opts, async (deadline) => {
+      const pools: PoolRef[] = [];
+      const end = keys.prefixEnd(keys.ROOT);
+      let from: Buffer = Buffer.from(keys.ROOT, 'utf8');
+      for (;;) {
+        const res = await this.client.kv.range({ key: from, range_end: end, limit: 1, keys_only: true }, { deadline });
+        const kv = res.kvs[0];
+        if (!kv) return pools;
+        const key = kv.key.toString('utf8');
+        const k = keys.keyKind(key);
+        if (k.kind === 'pool') pools.push(k.pool);
+        from =
+          k.kind === 'pool' ? keys.prefixEnd(keys.poolPrefix(k.pool)) : k.kind === 'reservation' ? keys.prefixEnd(keys.reservationPrefix(k.networkName)) : Buffer.concat([kv.key, Buffer.from([0])]);
+      }
+    });
+  }
+
   commit(writes: StoreWrite[], opts: StoreDeadline): Promise<boolean> {
     if (writes.length === 0) return Promise.resolve(true);
     const ops = keyOps(writes);

@@ -88,9 +88,9 @@ export class FileStore implements WhereaboutsStore {
     return [...this.reservations.values()].filter((r) => r.networkName === networkName);
   }
 
-  /** Every pool this store holds (for the operator's listing). */
-  listPools(): PoolRef[] {
-    return [...this.pools.values()].map((p) => p.pool);
+  async listPools(_opts: StoreDeadline): Promise<PoolRef[]> {
+    this.assertOpen();
+    return [...this.pools.values()].filter((p) => p.allocations.size > 0).map((p) => p.pool);
   }
 
   async commit(writes: StoreWrite[], _opts: StoreDeadline): Promise<boolean> {

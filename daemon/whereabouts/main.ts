@@ -23,7 +23,7 @@ export interface RunOptions {
 }
 
 async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
-  const snaps = await file.read(file.listPools(), { deadline: Date.now() + 5000 });
+  const snaps = await file.read(await file.listPools({ deadline: Date.now() + 5000 }), { deadline: Date.now() + 5000 });
   return snaps.flatMap((s) =>
     s.allocations.map((a) => {
       const row: WbAllocationView = {

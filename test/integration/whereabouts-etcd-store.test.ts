@@ -48,6 +48,17 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
     assert.deepEqual(blue?.allocations, []);
   });
 
+  it('listPools names every pool that holds an allocation, across network_names, and no reservation', async () => {
+    const a = fresh();
+    const b = { networkName: `${a.networkName}%/odd`, range: '2001:db8::/64' };
+    assert.equal(await store.commit(allocate(a, alloc(3, 'lp-a')), soon()), true);
+    assert.equal(await store.commit([{ op: 'create', pool: b, allocation: { ...alloc(1, 'lp-b'), address: '2001:db8::1' } }], soon()), true);
+    const listed = await store.listPools(soon());
+    const has = (p: { networkName: string; range: string }) => listed.some((l) => l.networkName === p.networkName && l.range === p.range);
+    assert.ok(has(a) && has(b), JSON.stringify(listed));
+    assert.equal(new Set(listed.map((l) => `${l.networkName}\0${l.range}`)).size, listed.length, 'each pool once');
+  });
+
   it('16 racers creating one offset: exactly one wins, and it is the one stored', async () => {
     const pool = fresh();
     for (let round = 0; round < 5; round++) {

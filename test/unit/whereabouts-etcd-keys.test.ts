@@ -53,4 +53,21 @@ describe('whereabouts etcd keys', () => {
     assert.throws(() => keys.decodeAllocation('[]', k), /not hold a JSON object/);
     assert.throws(() => keys.decodeReservation('{"networkName":""}', 'k1'), /etcd key k1/);
   });
+
+  it('keyKind names the pool of every allocation key and the network_name of every reservation key', () => {
+    const name = fc.oneof(fc.constant(''), fc.constant('_'), fc.string({ maxLength: 12 }), fc.fullUnicodeString({ maxLength: 6 }));
+    const range = fc.oneof(
+      fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, n]) => `${a}/${n}`),
+      fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, n]) => `${a}/${n}`),
+    );
+    fc.assert(
+      fc.property(name, range, fc.nat(), (networkName, r, offset) => {
+        const pool = { networkName, range: r };
+        assert.deepEqual(keys.keyKind(keys.allocationKey(pool, String(offset))), { kind: 'pool', pool });
+        assert.deepEqual(keys.keyKind(keys.reservationKey({ networkName, address: '198.18.0.1' })), { kind: 'reservation', networkName });
+      }),
+    );
+    assert.deepEqual(keys.keyKind('/whereabouts/health'), { kind: 'other' });
+    assert.deepEqual(keys.keyKind('/elsewhere/_/pools/198.18.0.0-24/1'), { kind: 'other' });
+  });
 });
