@@ -11,6 +11,7 @@ import { VERSION } from '../shared/version';
 import { DEFAULT_WHEREABOUTS_SOCKET } from '../shared/whereabouts-config';
 import { WB_DAEMON, WbMethod, type WbAllocationView } from '../shared/whereabouts-protocol';
 import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
+import { addReconcileCommands } from './whereabouts-reconcile';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, noMatch: 4 } as const;
 
@@ -107,6 +108,7 @@ export function buildProgram(): Command {
       }
       if (rows.length === 0) process.exitCode = EXIT.noMatch;
     });
+  addReconcileCommands(wb, out);
   return program;
 }
 

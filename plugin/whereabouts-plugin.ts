@@ -42,7 +42,7 @@ function podRef(env: CniEnv): string {
 }
 
 function params(env: CniEnv, l: Loaded): WbAttachmentParams {
-  return { network: l.header.name, ipam: l.ipam, containerId: env.containerId, ifname: env.ifname, podRef: podRef(env) };
+  return { network: l.header.name, ipam: l.ipam, containerId: env.containerId, ifname: env.ifname, podRef: podRef(env), netns: env.netns };
 }
 
 function rpc<T>(l: Loaded, method: string, p: object, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {

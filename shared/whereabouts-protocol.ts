@@ -10,6 +10,12 @@ export const WbMethod = {
   Gc: 'whereabouts.gc',
   Status: 'whereabouts.status',
   Allocations: 'whereabouts.allocations',
+  /** run the reconciler now; answers its WbReconcileSummary */
+  Reconcile: 'whereabouts.reconcile',
+  /** the schedule and the last run's summary (WbReconcilerStatus) */
+  ReconcileStatus: 'whereabouts.reconcile-status',
+  /** WbFreeParams: without `confirm` lists what would be freed; with it frees exactly those */
+  Free: 'whereabouts.free',
 } as const;
 
 export interface WbAttachmentParams {
@@ -20,6 +26,8 @@ export interface WbAttachmentParams {
   ifname: string;
   /** `K8S_POD_NAMESPACE/K8S_POD_NAME`, '' when the runtime sent neither */
   podRef: string;
+  /** CNI_NETNS, for the reconciler's liveness (absent from an older shim) */
+  netns?: string;
 }
 
 export interface WbCheckParams extends WbAttachmentParams {
@@ -58,3 +66,62 @@ export interface WbAllocationView {
 }
 
 export const WB_DAEMON = { daemonName: 'whereabouts daemon', startHint: 'whereabouts daemon' } as const;
+
+/** One allocation the reconciler freed. */
+export interface WbFreedView {
+  store: string;
+  networkName: string;
+  range: string;
+  address: string;
+  containerId: string;
+  podRef: string;
+  ifname: string;
+  evidence: string;
+}
+
+/** What one reconciler run examined, kept and freed, and why. */
+export interface WbReconcileSummary {
+  /** schedule, now (--reconcile-now), rpc (the CLI) */
+  trigger: string;
+  startedAt: number;
+  finishedAt: number;
+  stores: number;
+  examined: number;
+  kept: number;
+  freed: number;
+  /** `keep:young`, `keep:alive-container`, `free:gone`, `keep:changed` (a free the store refused) ... */
+  reasons: Record<string, number>;
+  /** what was freed (the first 100) */
+  freedAllocations: WbFreedView[];
+  errors: string[];
+}
+
+export interface WbReconcilerStatus {
+  expression: string;
+  configFile?: string;
+  nextRun?: number;
+  graceMs: number;
+  running: boolean;
+  last?: WbReconcileSummary;
+}
+
+/** An allocation as `cni-dhcp whereabouts free` shows it before freeing it. */
+export interface WbFreeMatch extends WbAllocationView {
+  offset: string;
+}
+
+export interface WbFreeParams {
+  /** one address (with networkName and range), or every allocation of one node */
+  address?: string;
+  networkName?: string;
+  range?: string;
+  node?: string;
+  /** the matches the operator confirmed: each is freed only if still exactly so */
+  confirm?: WbFreeMatch[];
+}
+
+export interface WbFreeResult {
+  matches: WbFreeMatch[];
+  /** with confirm: the ones freed (a match that changed meanwhile is not) */
+  freed: WbFreeMatch[];
+}

@@ -14,6 +14,7 @@ import { FileStore } from './file-store';
 import { parseWhereaboutsFlags, usage, type WhereaboutsDaemonOptions } from './flags';
 import { WhereaboutsService } from './ipam-service';
 import { createWhereaboutsMetrics } from './metrics';
+import { startReconciler } from './reconcile/daemon-wiring';
 import * as v from './rpc-validate';
 import { StoreRegistry, type EtcdStoreFactory } from './store-registry';
 
@@ -50,6 +51,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   const service = new WhereaboutsService({ storeFor: (ipam) => stores.storeFor(ipam), node: opts.nodeName, log });
   const fileAllocations = { count: 0 };
   const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts);
+  const reconciler = startReconciler(opts, stores, metrics.registry, log);
   const refreshCount = async () => {
     fileAllocations.count = (await listAllocations(file)).length;
   };
@@ -59,7 +61,9 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   const methods: Record<string, MethodHandler> = {
     [WbMethod.Add]: async (p, call) => {
       const a = v.attachmentParams(p);
-      const ips = await service.add(parseWhereaboutsIpam(a.ipam), who(a), call.gone);
+      const ipam = parseWhereaboutsIpam(a.ipam);
+      const ips = await service.add(ipam, who(a), call.gone);
+      reconciler.added(a, ipam);
       log.info('ADD', { containerId: a.containerId, ifname: a.ifname, podRef: a.podRef, addresses: ips.map((i) => i.address).join(',') });
       void refreshCount();
       return ips;
@@ -67,6 +71,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
     [WbMethod.Del]: async (p) => {
       const a = v.attachmentParams(p);
       const released = await service.del(parseWhereaboutsIpam(a.ipam), who(a));
+      reconciler.records.deleted(a.containerId, a.ifname);
       void refreshCount();
       return { released };
     },
@@ -77,6 +82,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
     },
     [WbMethod.Gc]: async (p) => {
       const g = v.gcParams(p);
+      reconciler.records.gcArrived(g.network, g.validAttachments, Date.now());
       const released = await service.gc(parseWhereaboutsIpam(g.ipam), g.network, g.validAttachments);
       void refreshCount();
       return { released };
@@ -86,6 +92,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
       return { ok: true, version: VERSION };
     },
     [WbMethod.Allocations]: async () => listAllocations(file),
+    ...reconciler.methods(() => void refreshCount()),
   };
 
   const listener = await listen(opts.socketPath);
@@ -94,8 +101,10 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   if (opts.pidfile) fs.writeFileSync(opts.pidfile, `${process.pid}\n`);
   log.info('whereabouts daemon ready', { version: VERSION, socket: opts.socketPath, activated: listener.activated, stateDir: opts.stateDir, node: opts.nodeName, allocations: fileAllocations.count });
   notifySystemd('READY=1', log);
+  reconciler.start();
 
   const stop = async () => {
+    reconciler.stop();
     await rpc.close();
     metricsServer?.close();
     await stores.close();

@@ -30,6 +30,7 @@ export function attachmentParams(p: unknown): WbAttachmentParams {
     containerId: str(o, 'containerId', { re: ID_RE }),
     ifname,
     podRef: str(o, 'podRef', { max: 507, empty: true }),
+    ...(o.netns === undefined ? {} : { netns: str(o, 'netns', { max: 4096, empty: true }) }),
   };
 }
 

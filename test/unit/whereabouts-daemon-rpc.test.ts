@@ -32,7 +32,7 @@ describe('whereabouts daemon RPC', () => {
   const good = { network: 'n1', ipam: { type: 'whereabouts', range: '198.18.50.0/29' }, containerId: 'c1', ifname: 'net1', podRef: 'ns/p1' };
 
   before(async () => {
-    ({ stop } = await runWhereaboutsDaemon({ socketPath: sock, stateDir: path.join(dir, 'state'), nodeName: 'n', logLevel: 'error', logFormat: 'text', help: false }, silentLogger));
+    ({ stop } = await runWhereaboutsDaemon({ socketPath: sock, stateDir: path.join(dir, 'state'), nodeName: 'n', reconcileNow: false, reconcileGraceMs: 300_000, logLevel: 'error', logFormat: 'text', help: false }, silentLogger));
   });
   after(async () => {
     await stop();
