@@ -26,12 +26,12 @@ process.on('exit', () => {
   for (const p of live) if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) process.kill(p.pid, 'SIGKILL');
 });
 
-export async function startWbNode(root: string, name: string): Promise<WbNode> {
+export async function startWbNode(root: string, name: string, extraArgs: string[] = []): Promise<WbNode> {
   const dir = path.join(root, name);
   fs.mkdirSync(dir, { recursive: true });
   const node: WbNode = { name, socketPath: path.join(dir, 'whereabouts.sock'), dir, proc: undefined };
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const args = [WB_SHIM, 'daemon', '-socketpath', node.socketPath, '--state-dir', path.join(dir, 'state'), '--node-name', name, '--log-level', 'info'];
+  const args = [WB_SHIM, 'daemon', '-socketpath', node.socketPath, '--state-dir', path.join(dir, 'state'), '--node-name', name, '--log-level', 'info', ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   live.add(proc);

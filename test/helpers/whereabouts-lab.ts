@@ -26,20 +26,37 @@ export interface WbCall {
   config: Record<string, unknown> | string;
 }
 
+export interface WhereaboutsLabOptions {
+  /** names every namespace and link (default "wac") */
+  prefix?: string;
+  /** more daemon flags */
+  daemonArgs?: string[];
+}
+
 export class WhereaboutsLab {
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-wac-'));
+  readonly dir: string;
   readonly node: TestNetns;
-  readonly bridge = 'wacbr0';
-  readonly master = 'wacmv0';
-  readonly socketPath = path.join(this.dir, 'run', 'whereabouts.sock');
-  readonly stateDir = path.join(this.dir, 'state');
-  readonly cniPath = path.join(this.dir, 'bin');
+  readonly bridge: string;
+  readonly master: string;
+  readonly prefix: string;
+  daemonArgs: string[];
+  readonly socketPath: string;
+  readonly stateDir: string;
+  readonly cniPath: string;
   daemon: ChildProcess | undefined;
   private podSeq = 0;
 
-  constructor() {
+  constructor(opts: WhereaboutsLabOptions = {}) {
     if (!fs.existsSync(WB_SHIM)) throw new Error(`${WB_SHIM} is missing: run \`npm run build\` first`);
-    this.node = createNetns('wac');
+    this.prefix = opts.prefix ?? 'wac';
+    this.daemonArgs = opts.daemonArgs ?? [];
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `cdt-${this.prefix}-`));
+    this.socketPath = path.join(this.dir, 'run', 'whereabouts.sock');
+    this.stateDir = path.join(this.dir, 'state');
+    this.cniPath = path.join(this.dir, 'bin');
+    this.bridge = `${this.prefix}br0`;
+    this.master = `${this.prefix}mv0`;
+    this.node = createNetns(this.prefix);
     createBridge(this.node, this.bridge);
     this.node.ip('link', 'add', this.master, 'type', 'veth', 'peer', 'name', `${this.master}p`);
     this.node.ip('link', 'set', this.master, 'up');
@@ -51,12 +68,12 @@ export class WhereaboutsLab {
 
   pod(): TestNetns {
     this.podSeq++;
-    return createNetns('wacp');
+    return createNetns(`${this.prefix}p`);
   }
 
   async startDaemon(): Promise<ChildProcess> {
     const log = fs.openSync(path.join(this.dir, 'daemon.log'), 'a');
-    const d = this.node.spawn(process.execPath, [WB_SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--node-name', 'wac-node', '--log-level', 'debug'], {
+    const d = this.node.spawn(process.execPath, [WB_SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--node-name', `${this.prefix}-node`, '--log-level', 'debug', ...this.daemonArgs], {
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);
@@ -139,11 +156,11 @@ export function podArgs(name: string, ns = 'default'): string {
 }
 
 /** Registers before/after in the calling describe: a lab with its daemon running, removed afterwards. */
-export function useWhereaboutsLab(): () => WhereaboutsLab {
+export function useWhereaboutsLab(opts: WhereaboutsLabOptions = {}): () => WhereaboutsLab {
   let lab: WhereaboutsLab | undefined;
   before(async function () {
     requireRootTools(this, [path.join(REF_CNI, 'bridge'), path.join(REF_CNI, 'macvlan'), '/usr/sbin/ip']);
-    lab = new WhereaboutsLab();
+    lab = new WhereaboutsLab(opts);
     await lab.startDaemon();
   });
   after(async () => {

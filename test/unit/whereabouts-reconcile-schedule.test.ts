@@ -7,6 +7,7 @@ import type { Logger } from '../../daemon/log';
 import { CronConfigWatch } from '../../daemon/whereabouts/reconcile/config-watch';
 import { CRON_KEY, DEFAULT_CRON, parseSchedule } from '../../daemon/whereabouts/reconcile/schedule';
 import { CronScheduler, MAX_WAIT_MS, type Clock } from '../../daemon/whereabouts/reconcile/scheduler';
+import { kubeletWrite as write } from '../helpers/configmap-mount';
 import { waitFor } from '../helpers/sh';
 
 const T0 = Date.parse('2026-03-01T00:07:30Z');
@@ -154,17 +155,7 @@ describe('whereabouts reconciler: the ConfigMap mount, reloaded as the kubelet s
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  /** what the kubelet's AtomicWriter does: a new timestamped dir, ..data_tmp → it, rename over ..data, old dir removed */
-  function kubeletWrite(value: string, n: number): void {
-    const ts = `..2026_03_01_00_0${n}_00.${1000 + n}`;
-    fs.mkdirSync(path.join(dir, ts));
-    fs.writeFileSync(path.join(dir, ts, CRON_KEY), value);
-    const old = fs.existsSync(path.join(dir, '..data')) ? fs.readlinkSync(path.join(dir, '..data')) : undefined;
-    fs.symlinkSync(ts, path.join(dir, '..data_tmp'));
-    fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-    if (!fs.existsSync(path.join(dir, CRON_KEY))) fs.symlinkSync(path.join('..data', CRON_KEY), path.join(dir, CRON_KEY));
-    if (old) fs.rmSync(path.join(dir, old), { recursive: true });
-  }
+  const kubeletWrite = (value: string, _n: number) => write(dir, { [CRON_KEY]: value });
 
   it('applies the first value, each swap, and keeps the previous schedule when a swap brings 6 fields', async () => {
     kubeletWrite('*/15 * * * *', 1);

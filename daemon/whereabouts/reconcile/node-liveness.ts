@@ -2,51 +2,24 @@
  * Liveness on the `file` and `etcd` stores, judged by the node that made the allocation:
  *
  * - alive: its container id + ifname is in the runtime's most recent CNI GC list for its
- *   network ('gc-list'), or the network namespace its ADD named still exists ('netns'), or a
- *   process on the node is still in that namespace although its path is gone ('netns-held');
- * - gone: the namespace's path is gone, the daemon saw that path at ADD and still sees its
- *   directory, and no process is in the namespace ('netns-gone'); or a GC list that arrived
- *   after the allocation does not list it ('not-in-gc-list');
+ *   network ('gc-list'), or the network namespace its ADD named still exists ('netns');
+ * - gone: the namespace's path is gone while the daemon, which saw that path at ADD, still
+ *   sees its directory, or the path now names another namespace ('netns-gone'); or a GC list
+ *   that arrived after the allocation does not list it ('not-in-gc-list');
  * - anything else is unknown (a namespace the daemon never could see, e.g. a daemon container
  *   without the host's /run/netns; an allocation older than these records), and is kept.
  *
  * "Still exists" compares the namespace's dev:ino with the one seen at ADD, so a path reused
- * for another namespace does not pass for the old one.
+ * for another namespace does not pass for the old one. A namespace is not looked for by its
+ * inode alone (among /proc/<pid>/ns/net): the kernel hands a freed namespace inode number to
+ * the next new namespace, so a dead pod's number soon names a live pod's namespace. The pin's
+ * path is what the runtime removes when it tears the sandbox down.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AllocationRecord, StoreDeadline } from '../store';
 import { attachmentKey, type LiveSet, type LivenessSource } from './live-set';
 import { namespaceId, type NodeRecords } from './node-records';
-
-/** where namespaces are pinned by name on a node (ip netns, containerd, CRI-O) */
-export const NETNS_DIRS = ['/run/netns', '/var/run/netns'];
-
-/** dev:ino of every network namespace visible from here: each process's, and each pinned one */
-export function visibleNamespaces(procDir = '/proc', pinned = NETNS_DIRS): Set<string> {
-  const ids = new Set<string>();
-  const add = (p: string) => {
-    const id = namespaceId(p);
-    if (id !== undefined) ids.add(id);
-  };
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync(procDir).filter((n) => /^[0-9]+$/.test(n));
-  } catch {
-    // no /proc: only pinned namespaces count
-  }
-  for (const pid of pids) add(path.join(procDir, pid, 'ns', 'net'));
-  for (const dir of pinned) {
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const n of names) add(path.join(dir, n));
-  }
-  return ids;
-}
 
 export class NodeLiveness implements LivenessSource {
   readonly name = 'node (CNI GC list and network namespaces)';
@@ -56,12 +29,10 @@ export class NodeLiveness implements LivenessSource {
   async snapshot(allocations: readonly AllocationRecord[], _opts: StoreDeadline): Promise<LiveSet> {
     const alive = new Map<string, string>();
     const gone = new Map<string, string>();
-    const visible = visibleNamespaces();
     for (const r of this.records.netnsRecords()) {
       const key = attachmentKey(r.containerId, '*');
       const now = namespaceId(r.path);
       if (now !== undefined && (r.id === undefined || r.id === now)) alive.set(key, `netns ${r.path}`);
-      else if (r.id !== undefined && visible.has(r.id)) alive.set(key, `netns-held (${r.path} unpinned, a process is still in it)`);
       else if (r.id !== undefined && now !== undefined) gone.set(key, `netns-gone (${r.path} now names another namespace)`);
       else if (r.id !== undefined && fs.existsSync(path.dirname(r.path))) gone.set(key, `netns-gone (${r.path})`);
       // else: never seen from here, or its directory is not visible: unknown
