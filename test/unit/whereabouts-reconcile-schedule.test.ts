@@ -63,6 +63,13 @@ describe('whereabouts reconciler: schedule', () => {
     }
   });
 
+  it('day-of-month and day-of-week together mean either, as in Vixie cron and robfig/cron', () => {
+    const r = parseSchedule('0 0 13 * 5'); // the 13th, or any Friday
+    assert.ok(r.ok);
+    // 2026-03-01 is a Sunday: Friday the 6th comes before the 13th
+    assert.equal(new Date(r.schedule.next(T0)!).toISOString(), '2026-03-06T00:00:00.000Z');
+  });
+
   it('computes the next run strictly after the time given', () => {
     const r = parseSchedule('*/15 * * * *');
     assert.ok(r.ok);

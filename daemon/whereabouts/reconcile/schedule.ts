@@ -2,7 +2,7 @@
  * The reconciler's schedule: a standard 5-field cron expression (minute hour day-of-month
  * month day-of-week), as Whereabouts' `reconciler_cron_expression` takes it, or one of the
  * @hourly/@daily/@weekly/@monthly/@yearly shorthands. A 6th (seconds) field is refused, as
- * Whereabouts' documentation says, although croner itself would take it. Pure: the next run
+ * Whereabouts' documentation says, with a message that says so. Pure: the next run
  * is computed from a time given, in the process's time zone (UTC in a container).
  */
 import { Cron } from 'croner';
@@ -32,8 +32,9 @@ export function parseSchedule(text: string): { ok: true; schedule: Schedule } | 
   }
   let cron: Cron;
   try {
-    // legacyMode: day-of-month and day-of-week are OR-ed, as in Vixie cron and robfig/cron
-    cron = new Cron(expression, { paused: true, legacyMode: true });
+    // 5-part: croner refuses seconds too; day-of-month and day-of-week are OR-ed (its default),
+    // as in Vixie cron and robfig/cron, which Whereabouts uses
+    cron = new Cron(expression, { paused: true, mode: '5-part' });
   } catch (err) {
     return { ok: false, error: `${JSON.stringify(expression)}: ${(err as Error).message}` };
   }
