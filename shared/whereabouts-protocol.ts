@@ -67,15 +67,8 @@ export interface WbAllocationView {
 
 export const WB_DAEMON = { daemonName: 'whereabouts daemon', startHint: 'whereabouts daemon' } as const;
 
-/** One allocation the reconciler freed. */
-export interface WbFreedView {
-  store: string;
-  networkName: string;
-  range: string;
-  address: string;
-  containerId: string;
-  podRef: string;
-  ifname: string;
+/** One allocation the reconciler freed, and the evidence that its pod was gone. */
+export interface WbFreedView extends Pick<WbAllocationView, 'store' | 'networkName' | 'range' | 'address' | 'containerId' | 'podRef' | 'ifname'> {
   evidence: string;
 }
 
