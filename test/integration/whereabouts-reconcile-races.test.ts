@@ -163,6 +163,26 @@ for (const kind of ['file', 'etcd'] as const) {
       assert.deepEqual([next.freed, next.reasons['keep:alive-container']], [0, 1], JSON.stringify(next));
     });
 
+    it('the runtime\'s GC list: listed keeps a pod whose namespace is gone; a newer list that leaves it out frees it', async () => {
+      const n = node();
+      const pod = createNetns('rcr');
+      const addr = await n.add(pod, 'c-gc', 'ns/gc');
+      await kill(pod);
+      // the namespace pin is gone, but the runtime still lists the attachment (e.g. a pin the daemon's mount lost)
+      n.records.gcArrived(n.name, [{ containerId: 'c-gc', ifname: 'net1' }], Date.now());
+      const kept = await n.run(0);
+      assert.deepEqual([kept.freed, kept.reasons['keep:alive-container']], [0, 1], JSON.stringify(kept));
+      // and without a namespace record at all: a GC list newer than the allocation that leaves it out is evidence enough
+      const m = node();
+      const addr2 = await m.add(createNetns('rcr'), 'c-unpinned', 'ns/unpinned', true);
+      m.records.gcArrived(m.name, [], Date.now() + 1);
+      const freed = await m.run(0);
+      assert.deepEqual(freed.freedAllocations.map((f) => [f.address, f.evidence.split(' ')[0]]), [[addr2, 'not-in-gc-list']]);
+      n.records.gcArrived(n.name, [], Date.now() + 1);
+      assert.equal((await n.run(0)).freed, 1);
+      assert.equal((await n.holders()).get(addr), undefined);
+    });
+
     it('a dead pod past the grace is freed and its address reused', async () => {
       const n = node();
       const dead = createNetns('rcr');
