@@ -9,7 +9,9 @@ import { WbMethod, type WbAttachmentParams } from '../../../shared/whereabouts-p
 import type { Logger } from '../../log';
 import type { MethodHandler } from '../../rpc-server';
 import type { WhereaboutsDaemonOptions } from '../flags';
+import type { WhereaboutsStore } from '../store';
 import type { StoreRegistry } from '../store-registry';
+import type { LivenessSource } from './live-set';
 import { freeParams, manualFree } from './manual-free';
 import { createReconcileMetrics } from './metrics';
 import { NodeLiveness } from './node-liveness';
@@ -34,13 +36,15 @@ export function startReconciler(opts: WhereaboutsDaemonOptions, stores: StoreReg
       log.warn('reconciler: a recorded shared store cannot be opened; not reconciled until the next ADD', { err: (err as Error).message });
     }
   }
-  const source = new NodeLiveness(records);
+  const nodeSource = new NodeLiveness(records);
+  /** file and etcd: this node's GC lists and namespaces; a store that knows its pods (kubernetes) brings its own source here */
+  const sourceFor = (_store: WhereaboutsStore): LivenessSource => nodeSource;
   const reconciler = new Reconciler(
     {
       node: opts.nodeName,
       graceMs: opts.reconcileGraceMs,
       now: Date.now,
-      targets: () => stores.all().map((store) => ({ store, source })),
+      targets: () => stores.all().map((store) => ({ store, source: sourceFor(store) })),
       ...(opts.reconcilerConfigDir === undefined ? {} : { configDir: opts.reconcilerConfigDir }),
       metrics: createReconcileMetrics(registry),
       afterRun: (_s, holding) => records.prune(holding, Date.now() - opts.reconcileGraceMs),
