@@ -10,7 +10,26 @@ export const WbMethod = {
   Gc: 'whereabouts.gc',
   Status: 'whereabouts.status',
   Allocations: 'whereabouts.allocations',
+  Pools: 'whereabouts.pools',
 } as const;
+
+/**
+ * `whereabouts.pools`: every pool of one store and its allocations. With `ipam` (a network's
+ * ipam section), the store that network uses, opened by the daemon with the daemon's
+ * credentials; without, the file store and every store the daemon has open.
+ */
+export interface WbPoolsParams {
+  ipam?: Record<string, unknown>;
+}
+
+/** One pool of `cni-dhcp whereabouts pools`. */
+export interface WbPoolView {
+  store: string;
+  networkName: string;
+  range: string;
+  revision: string;
+  allocations: WbAllocationView[];
+}
 
 export interface WbAttachmentParams {
   /** the CNI network name (config `name`) */

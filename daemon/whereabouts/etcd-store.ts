@@ -218,6 +218,19 @@ export class EtcdStore implements WhereaboutsStore {
     });
   }
 
+  /** every pool with at least one allocation (keys only; the pool's name is in its keys) */
+  listPools(opts: StoreDeadline): Promise<PoolRef[]> {
+    return this.bounded('list pools', opts, async (deadline) => {
+      const res = await this.client.kv.range({ key: Buffer.from(keys.ROOT), range_end: keys.prefixEnd(keys.ROOT), keys_only: true }, { deadline });
+      const seen = new Map<string, PoolRef>();
+      for (const kv of res.kvs) {
+        const pool = keys.poolOfKey(kv.key.toString('utf8'));
+        if (pool) seen.set(`${pool.networkName}\0${pool.range}`, pool);
+      }
+      return [...seen.values()];
+    });
+  }
+
   commit(writes: StoreWrite[], opts: StoreDeadline): Promise<boolean> {
     if (writes.length === 0) return Promise.resolve(true);
     const ops = keyOps(writes);

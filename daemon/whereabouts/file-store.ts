@@ -89,8 +89,8 @@ export class FileStore implements WhereaboutsStore {
   }
 
   /** Every pool this store holds (for the operator's listing). */
-  listPools(): PoolRef[] {
-    return [...this.pools.values()].map((p) => p.pool);
+  listPools(_opts: StoreDeadline): Promise<PoolRef[]> {
+    return Promise.resolve([...this.pools.values()].map((p) => p.pool));
   }
 
   async commit(writes: StoreWrite[], _opts: StoreDeadline): Promise<boolean> {

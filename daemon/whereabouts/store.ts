@@ -80,6 +80,8 @@ export interface WhereaboutsStore {
   read(pools: PoolRef[], opts: StoreDeadline): Promise<PoolSnapshot[]>;
   /** every reservation of one network_name (the caller filters by range) */
   readReservations(networkName: string, opts: StoreDeadline): Promise<ReservationRecord[]>;
+  /** every pool the store holds (reconciler, CLI); order unspecified */
+  listPools(opts: StoreDeadline): Promise<PoolRef[]>;
   /** all or nothing; resolves false when any condition failed (the caller re-reads and retries) */
   commit(writes: StoreWrite[], opts: StoreDeadline): Promise<boolean>;
   /** resolves when the store would accept a commit now (STATUS) */

@@ -22,6 +22,7 @@ function counted(store: WhereaboutsStore): { store: WhereaboutsStore; commits: n
     endpoint: store.endpoint,
     read: (p, o) => store.read(p, o),
     readReservations: (n, o) => store.readReservations(n, o),
+    listPools: (o) => store.listPools(o),
     commit: async (w: StoreWrite[], o) => {
       const ok = await store.commit(w, o);
       if (ok) commits.push(w.filter((x) => x.op === 'create').length);
