@@ -35,7 +35,8 @@ export interface K8sConnection {
   endpoint: string;
 }
 
-export function connect(kubeconfig: string | undefined): K8sConnection {
+/** `serviceAccountRoot`: where /var/run/secrets/kubernetes.io/serviceaccount is found (tests point it at a directory of their own) */
+export function connect(kubeconfig: string | undefined, serviceAccountRoot = ''): K8sConnection {
   const k8s = loadK8sClient();
   const kc = new k8s.KubeConfig();
   let namespace: string;
@@ -43,7 +44,10 @@ export function connect(kubeconfig: string | undefined): K8sConnection {
     kc.loadFromFile(kubeconfig);
     namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || DEFAULT_NAMESPACE;
   } else {
-    kc.loadFromCluster();
+    if (!process.env.KUBERNETES_SERVICE_HOST || !process.env.KUBERNETES_SERVICE_PORT) {
+      throw new Error('no kubernetes.kubeconfig in the ipam config, and not in a pod (KUBERNETES_SERVICE_HOST/PORT unset)');
+    }
+    kc.loadFromCluster(serviceAccountRoot);
     namespace = (kc.getContextObject(kc.getCurrentContext())?.namespace ?? '').trim() || DEFAULT_NAMESPACE;
   }
   const server = kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';

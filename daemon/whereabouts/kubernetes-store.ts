@@ -53,6 +53,8 @@ export interface KubernetesStoreConfig {
   kubeconfig?: string;
   /** tests shorten it; see the file comment */
   orphanGraceMs?: number;
+  /** prefix of /var/run/secrets/kubernetes.io/serviceaccount (tests) */
+  serviceAccountRoot?: string;
 }
 
 /** no single HTTP request waits longer than this, whatever the caller's deadline */
@@ -106,7 +108,7 @@ export class KubernetesStore implements WhereaboutsStore {
   constructor(cfg: KubernetesStoreConfig) {
     const where = `kubernetes ${cfg.kubeconfig ?? '(in-cluster service account)'}`;
     try {
-      this.conn = connect(cfg.kubeconfig);
+      this.conn = connect(cfg.kubeconfig, cfg.serviceAccountRoot);
     } catch (err) {
       throw new StoreUnavailableError(where, `cannot load the credentials: ${(err as Error).message}`);
     }

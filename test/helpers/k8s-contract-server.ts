@@ -219,10 +219,13 @@ export interface ContractServerOptions {
   token?: string;
   /** runs before every request is handled (a test delays or inspects requests here) */
   onRequest?: (req: { method: string; path: string; body: string }) => Promise<void> | void;
+  /** true: the request is carried out, then the connection is cut before the answer (a lost answer) */
+  dropAnswer?: (req: { method: string; path: string; body: string }) => boolean;
 }
 
 export class K8sContractServer {
   private readonly server: https.Server;
+  private readonly dropping = new WeakSet<http.ServerResponse>();
   private readonly certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'k8s-contract-'));
   readonly certs: TestCerts;
   private readonly kinds = new Map<string, Kind>();
@@ -345,7 +348,9 @@ export class K8sContractServer {
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://x');
     try {
-      await this.opts.onRequest?.({ method: req.method ?? 'GET', path: url.pathname + url.search, body });
+      const seen = { method: req.method ?? 'GET', path: url.pathname + url.search, body };
+      await this.opts.onRequest?.(seen);
+      if (this.opts.dropAnswer?.(seen)) this.dropping.add(res);
       if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) throw new HttpError(401, 'Unauthorized', 'Unauthorized');
       this.route(req.method ?? 'GET', url, body, req.headers['content-type'] ?? '', res);
     } catch (err) {
@@ -359,6 +364,10 @@ export class K8sContractServer {
   }
 
   private send(res: http.ServerResponse, code: number, obj: unknown): void {
+    if (this.dropping.has(res)) {
+      res.socket?.destroy();
+      return;
+    }
     const text = JSON.stringify(obj);
     res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -392,7 +401,8 @@ export class K8sContractServer {
       const prefix = ns === undefined ? 'pods/' : `pods/${ns}/`;
       const items = [...this.pods.entries()].filter(([k]) => `pods/${k}`.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v).filter(filter);
       if (watching) return this.watch(prefix, filter, items, q, res);
-      return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      const pg = this.page(items, q);
+      return this.send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: pg.meta, items: pg.items });
     }
     // custom resources: /apis/<group>/<version>/namespaces/<ns>/<plural>[/<name>]
     if (p[0] !== 'apis' || p[3] !== 'namespaces' || p.length < 6 || p.length > 7) throw new HttpError(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`);
@@ -414,13 +424,8 @@ export class K8sContractServer {
       const prefix = `${kind.plural}/${ns}/`;
       const all = [...this.store.entries()].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s.obj);
       if (watching) return this.watch(prefix, () => true, all, q, res);
-      const from = Number(q.get('continue') || '0');
-      const limit = Number(q.get('limit') || '0');
-      const page = limit > 0 ? all.slice(from, from + limit) : all.slice(from);
-      const more = limit > 0 && from + limit < all.length;
-      const meta: Obj = { resourceVersion: String(this.rv) };
-      if (more) meta.continue = String(from + limit);
-      return this.send(res, 200, { apiVersion: `${kind.group}/${kind.version}`, kind: kind.listKind, metadata: meta, items: page });
+      const pg = this.page(all, q);
+      return this.send(res, 200, { apiVersion: `${kind.group}/${kind.version}`, kind: kind.listKind, metadata: pg.meta, items: pg.items });
     }
     if (method === 'POST' && name === undefined) return this.send(res, 201, this.create(kind, ns, parse()));
     if (name === undefined) throw new HttpError(405, 'MethodNotAllowed', `${method} needs a name`);
@@ -464,6 +469,16 @@ export class K8sContractServer {
       next = patched;
     } else throw new HttpError(405, 'MethodNotAllowed', method);
     return this.send(res, 200, this.update(kind, ns, name, cur, next));
+  }
+
+  /** limit/continue; the continue token is an index into the name-sorted list (a real server's is opaque) */
+  private page(all: Obj[], q: URLSearchParams): { items: Obj[]; meta: Obj } {
+    const from = Number(q.get('continue') || '0');
+    const limit = Number(q.get('limit') || '0');
+    const items = limit > 0 ? all.slice(from, from + limit) : all.slice(from);
+    const meta: Obj = { resourceVersion: String(this.rv) };
+    if (limit > 0 && from + limit < all.length) meta.continue = String(from + limit);
+    return { items, meta };
   }
 
   private admit(kind: Kind, obj: Obj, name: string): Obj {
