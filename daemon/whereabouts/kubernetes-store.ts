@@ -242,7 +242,7 @@ export class KubernetesStore implements WhereaboutsStore {
       if (address === undefined || reservationName(networkName, address) !== obj.metadata.name) return [];
       return [{ obj, address, holder: reservationHolder(obj), pool: reservationPool(obj) }];
     });
-    const old = (o: ReservationObject) => now - Date.parse(o.metadata.creationTimestamp ?? '') > this.grace;
+    const old = (o: ReservationObject) => this.isOld(o, now);
     const unverified = mine.filter((m) => {
       const v = this.verified.get(m.obj.metadata.name);
       const ok = v !== undefined && v.rv === m.obj.metadata.resourceVersion && v.until > now;
@@ -273,6 +273,12 @@ export class KubernetesStore implements WhereaboutsStore {
       out.push({ networkName, address: m.address, ...m.holder, pool: pool ?? { networkName, range: '' } });
     }
     return out;
+  }
+
+  /** older than the grace: creationTimestamp has whole seconds, so it is taken as the end of its second */
+  private isOld(o: ReservationObject, now: number): boolean {
+    const t = Date.parse(o.metadata.creationTimestamp ?? '');
+    return !Number.isNaN(t) && now - (t + 1000) > this.grace;
   }
 
   /** delete an object only at the resourceVersion we saw; true when it is gone */
@@ -379,7 +385,7 @@ export class KubernetesStore implements WhereaboutsStore {
       // our own create whose answer was lost (the request was retried): it is ours
       if (sameHolder(reservationHolder(cur), r) && reservationHolder(cur).podRef === r.podRef) return true;
       // a crash's orphan may be reaped and the name taken once more
-      const stale = Date.now() - Date.parse(cur.metadata.creationTimestamp ?? '') > this.grace;
+      const stale = this.isOld(cur, Date.now());
       if (!stale) return false;
       const pools = (await this.list<IPPoolObject>(POOLS, deadline)).flatMap((obj) => {
         const ref = typeof obj.spec?.range === 'string' ? poolOfObject(obj.metadata.name, obj.spec.range) : undefined;

@@ -17,6 +17,7 @@ import { K8sContractServer } from '../helpers/k8s-contract-server';
 import { storeContract } from '../helpers/whereabouts-store-contract';
 import { alloc, allocate, POOL_A, release, reservation, soon } from '../helpers/whereabouts-records';
 import { freePort } from '../helpers/etcd-cluster';
+import { loadYaml } from '../helpers/k8s-manifests';
 
 describe('whereabouts kubernetes store (contract-test API server)', function () {
   this.timeout(120_000);
@@ -127,7 +128,7 @@ describe('whereabouts kubernetes store (contract-test API server)', function () 
     const pool = { networkName: 'orphans', range: '198.18.0.0/24' };
     const held = alloc(2, 'held');
     assert.equal(await reaper.commit(allocate(pool, held), soon()), true);
-    await new Promise((r) => setTimeout(r, 2500));
+    await new Promise((r) => setTimeout(r, 3000));
     put('198.18.0.3');
     const seen = await reaper.readReservations('orphans', soon());
     assert.deepEqual(seen.map((r) => r.address).sort(), ['198.18.0.2', '198.18.0.3']);
@@ -170,8 +171,48 @@ describe('whereabouts kubernetes store (contract-test API server)', function () 
     await assert.rejects(new KubernetesStore({ kubeconfig: kcBad }).health(soon()), (err: Error) => err instanceof StoreUnavailableError && /401/.test(err.message));
   });
 
+  it('a re-created sandbox keeps its address: the allocation and the reservation change holder in one commit', async () => {
+    const pool = { networkName: 'resandbox', range: '198.18.0.0/24' };
+    const old = alloc(6, 'sandbox-1');
+    assert.equal(await store.commit(allocate(pool, old), soon()), true);
+    const now = { ...old, containerId: 'cid-sandbox-2', createdAt: old.createdAt + 1 };
+    const swap = [
+      { op: 'delete' as const, pool, allocation: old },
+      { op: 'create' as const, pool, allocation: now },
+      { op: 'unreserve' as const, reservation: reservation(pool, old) },
+      { op: 'reserve' as const, reservation: reservation(pool, now) },
+    ];
+    assert.equal(await store.commit(swap, soon()), true);
+    assert.deepEqual((await store.read([pool], soon()))[0]?.allocations, [now]);
+    assert.deepEqual(await store.readReservations('resandbox', soon()), [reservation(pool, now)]);
+    // the same swap again finds the old holder gone: refused, nothing changes
+    assert.equal(await store.commit(swap, soon()), false);
+    assert.deepEqual(await store.readReservations('resandbox', soon()), [reservation(pool, now)]);
+  });
+
+  it('the Role in deploy/whereabouts/rbac.yaml grants exactly the verbs the store used here (least privilege)', () => {
+    const verb: Record<string, string> = { GET: 'get', LIST: 'list', WATCH: 'watch', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+    const used = new Map<string, Set<string>>();
+    for (const key of server.counts.keys()) {
+      const [method, plural] = key.split(' ') as [string, string];
+      if (plural === 'pods') continue;
+      if (!used.has(plural)) used.set(plural, new Set());
+      used.get(plural)!.add(verb[method]!);
+    }
+    const role = loadYaml(path.join(__dirname, '..', '..', 'deploy', 'whereabouts', 'rbac.yaml')).find((d) => d.kind === 'Role') as { rules: Array<{ resources: string[]; verbs: string[] }> };
+    const granted = new Map(role.rules.map((r) => [r.resources[0]!, new Set(r.verbs)]));
+    assert.deepEqual(
+      [...used.entries()].map(([k, v]) => [k, [...v].sort()]).sort(),
+      [...granted.entries()].map(([k, v]) => [k, [...v].sort()]).sort(),
+    );
+  });
+
   it('the server watches as client-node expects: ADDED, MODIFIED, DELETED of a pool', async () => {
-    const conn = connect(kubeconfig);
+    const own = await K8sContractServer.start();
+    after(() => own.close());
+    const ownKc = own.writeKubeconfig(path.join(dir, 'kc-watch'));
+    const store = new KubernetesStore({ kubeconfig: ownKc });
+    const conn = connect(ownKc);
     const events: string[] = [];
     const done = new Promise<void>((resolve) => {
       void new Watch(conn.kc).watch(
