@@ -68,6 +68,27 @@ const VERIFIED_MS = 60_000;
 /** metadata.annotations may hold 256 KiB in all; leave room for everything else */
 const ANNOTATION_BUDGET = 240 * 1024;
 
+/** requests one commit has in flight at most (reservations are one object each) */
+const PARALLEL = 16;
+
+/** runs `fn` over `items`, `n` at a time; the first rejection rejects (after the others settle) */
+async function inParallel<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
 /** an answer the caller handles (404, 409, 422); anything else is StoreUnavailableError */
 class ApiAnswer extends Error {
   constructor(
@@ -320,13 +341,15 @@ export class KubernetesStore implements WhereaboutsStore {
     /** undoes this commit's writes, newest first, each once; the first failure is rethrown after trying all */
     const rollback = async (): Promise<void> => {
       let first: unknown;
-      for (const u of undo.splice(0).reverse()) {
+      // pools first (they were written last), then the reservations, those in parallel
+      const steps = undo.splice(0).reverse();
+      await inParallel(steps, PARALLEL, async (u) => {
         try {
           await u();
         } catch (err) {
           first ??= err;
         }
-      }
+      });
       if (first !== undefined) throw first;
     };
     const fail = async (): Promise<false> => {
@@ -334,23 +357,31 @@ export class KubernetesStore implements WhereaboutsStore {
       return false;
     };
     try {
-      // 1. reservations: create (or replace), and check the ones step 3 deletes
+      // 1. reservations: create (or replace), and check the ones step 3 deletes; stopping at
+      // the first refusal
       const toDelete: ReservationObject[] = [];
-      let reservedAt: number | undefined;
-      for (const r of [...resvs.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const reservedAt = Date.now();
+      let refused = false;
+      const one = async (r: ResvOps): Promise<void> => {
+        if (refused) return;
+        let ok: boolean;
         if (r.unreserve && !r.reserve) {
           const cur = await this.getReservation(r.name, opts.deadline);
-          if (!cur || !sameHolder(reservationHolder(cur), r.unreserve)) return await fail();
-          toDelete.push(cur);
-          continue;
-        }
-        const ok = r.unreserve ? await this.replaceReservation(r.name, r.unreserve, r.reserve!, opts.deadline, undo) : await this.createReservation(r.name, r.reserve!, opts.deadline, undo);
-        if (!ok) return await fail();
-        reservedAt ??= Date.now();
-      }
+          ok = cur !== undefined && sameHolder(reservationHolder(cur), r.unreserve);
+          if (ok) toDelete.push(cur!);
+        } else if (r.unreserve) ok = await this.replaceReservation(r.name, r.unreserve, r.reserve!, opts.deadline, undo);
+        else ok = await this.createReservation(r.name, r.reserve!, opts.deadline, undo);
+        if (!ok) refused = true;
+      };
+      // the first name alone: two daemons that planned the same addresses meet there, and the
+      // one that loses has written nothing yet (no undo, no livelock of parallel half-writes)
+      const ordered = [...resvs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (ordered.length > 0) await one(ordered[0]!);
+      await inParallel(ordered.slice(1), PARALLEL, one);
+      if (refused) return await fail();
       // 2. pools
       for (const p of pools.values()) {
-        if (reservedAt !== undefined && Date.now() - reservedAt > RESERVE_HOLD_MS) return await fail();
+        if (resvs.size > 0 && Date.now() - reservedAt > RESERVE_HOLD_MS) return await fail();
         if (!(await this.patchPool(p, opts.deadline, undo))) return await fail();
       }
       // 3. reservations no pool holds any more

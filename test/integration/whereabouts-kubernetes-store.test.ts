@@ -18,6 +18,7 @@ import { storeContract } from '../helpers/whereabouts-store-contract';
 import { alloc, allocate, POOL_A, release, reservation, soon } from '../helpers/whereabouts-records';
 import { freePort } from '../helpers/etcd-cluster';
 import { loadYaml } from '../helpers/k8s-manifests';
+import { twoNodesIntoExactRange } from '../helpers/whereabouts-batch-scenario';
 
 describe('whereabouts kubernetes store (contract-test API server)', function () {
   this.timeout(120_000);
@@ -188,6 +189,11 @@ describe('whereabouts kubernetes store (contract-test API server)', function () 
     // the same swap again finds the old holder gone: refused, nothing changes
     assert.equal(await store.commit(swap, soon()), false);
     assert.deepEqual(await store.readReservations('resandbox', soon()), [reservation(pool, now)]);
+  });
+
+  it('200 concurrent ADDs from two nodes into exactly 200 addresses (batches, repeats, re-created sandboxes): one address per pod, none twice', async () => {
+    const b = new KubernetesStore({ kubeconfig });
+    await twoNodesIntoExactRange(store, b, 200, { network_name: 'k8batch', datastore: 'kubernetes', kubernetes: { kubeconfig } });
   });
 
   it('the Role in deploy/whereabouts/rbac.yaml grants exactly the verbs the store used here (least privilege)', () => {
