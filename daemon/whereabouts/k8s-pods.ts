@@ -89,7 +89,7 @@ export async function listLivePods(target: { kubeconfig?: string } | K8sConnecti
     const left = opts.deadline - Date.now();
     if (left <= 0) throw new Error(`${conn.endpoint}: list pods: no answer by the deadline`);
     const common = { limit: 500, ...(cont ? { _continue: cont } : {}), ...(opts.nodeName ? { fieldSelector: `spec.nodeName=${opts.nodeName}` } : {}) };
-    const o = requestOptions(conn.k8s, left);
+    const o = requestOptions(conn, left);
     let page: K8s.V1PodList;
     try {
       page = opts.namespace === undefined ? await api.listPodForAllNamespaces(common, o) : await api.listNamespacedPod({ namespace: opts.namespace, ...common }, o);

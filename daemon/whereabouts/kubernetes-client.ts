@@ -10,7 +10,9 @@
  * kube-system; in-cluster, the service account's namespace (what Whereabouts' installer
  * writes into the kubeconfig it generates).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import type * as K8s from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from './k8s-names';
@@ -33,6 +35,8 @@ export interface K8sConnection {
   namespace: string;
   /** what error messages name: the API server's URL and the namespace */
   endpoint: string;
+  /** keep-alive agents by TLS identity (client-node makes a new agent, so a new TLS connection, per request) */
+  agents: Map<string, https.Agent>;
 }
 
 /** `serviceAccountRoot`: where /var/run/secrets/kubernetes.io/serviceaccount is found (tests point it at a directory of their own) */
@@ -51,14 +55,38 @@ export function connect(kubeconfig: string | undefined, serviceAccountRoot = '')
     namespace = (kc.getContextObject(kc.getCurrentContext())?.namespace ?? '').trim() || DEFAULT_NAMESPACE;
   }
   const server = kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
-  return { k8s, kc, namespace, endpoint: `kubernetes ${server} namespace ${namespace}` };
+  return { k8s, kc, namespace, endpoint: `kubernetes ${server} namespace ${namespace}`, agents: new Map() };
+}
+
+/**
+ * The agent client-node made for this request (with the credentials as they are now: a
+ * rotated certificate makes a new one) swapped for a kept-alive one with the same TLS
+ * options. Not for a proxied cluster, whose agent is client-node's own kind.
+ */
+function keptAlive(conn: K8sConnection, made: unknown): https.Agent | undefined {
+  if (!(made instanceof https.Agent) || conn.kc.getCurrentCluster()?.proxyUrl) return undefined;
+  const o = made.options;
+  const id = createHash('sha256')
+    .update(JSON.stringify([String(o.ca ?? ''), String(o.cert ?? ''), String(o.key ?? ''), o.rejectUnauthorized ?? null, o.servername ?? null]))
+    .digest('hex');
+  let agent = conn.agents.get(id);
+  if (!agent) {
+    for (const old of conn.agents.values()) old.destroy();
+    conn.agents.clear();
+    agent = new https.Agent({ ...o, keepAlive: true, maxSockets: 32 });
+    conn.agents.set(id, agent);
+  }
+  return agent;
 }
 
 /** per-request options that abort the HTTP request after `ms` (and set a header when asked) */
-export function requestOptions(k8s: K8sModule, ms: number, contentType?: string): K8s.ConfigurationOptions {
+export function requestOptions(conn: K8sConnection, ms: number, contentType?: string): K8s.ConfigurationOptions {
+  const k8s = conn.k8s;
   const middleware: K8s.ObservableMiddleware[] = [
     {
       pre: (ctx) => {
+        const agent = keptAlive(conn, ctx.getAgent());
+        if (agent) ctx.setAgent(agent);
         ctx.setSignal(AbortSignal.timeout(Math.max(1, ms)));
         if (contentType) ctx.setHeaderParam('Content-Type', contentType);
         return new k8s.Observable(Promise.resolve(ctx)) as never;

@@ -152,7 +152,7 @@ export class KubernetesStore implements WhereaboutsStore {
       const left = deadline - Date.now();
       if (left <= 0) throw new StoreUnavailableError(this.endpoint, `${what}: no answer by the deadline (last: ${last})`);
       try {
-        return await fn(requestOptions(this.conn.k8s, Math.min(left, MAX_CALL_MS), contentType));
+        return await fn(requestOptions(this.conn, Math.min(left, MAX_CALL_MS), contentType));
       } catch (err) {
         const status = httpStatus(err);
         if (status === 404 || status === 409 || status === 422) throw new ApiAnswer(status, statusMessage(err));
@@ -568,6 +568,8 @@ export class KubernetesStore implements WhereaboutsStore {
   }
 
   close(): Promise<void> {
+    for (const a of this.conn.agents.values()) a.destroy();
+    this.conn.agents.clear();
     return Promise.resolve();
   }
 }
