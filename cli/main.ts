@@ -9,7 +9,8 @@ import { call, DaemonUnreachableError } from '../shared/rpc-client';
 import { LEASES_PAGE_SIZE, Method, type DaemonStatusResult, type LeasesParams, type LeaseView } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
 import { DEFAULT_WHEREABOUTS_SOCKET } from '../shared/whereabouts-config';
-import { WB_DAEMON, WbMethod, type WbAllocationView } from '../shared/whereabouts-protocol';
+import { WB_DAEMON, WbMethod, type WbAllocationView, type WbPoolView } from '../shared/whereabouts-protocol';
+import { poolsFromConf, poolRows, POOL_HEADER } from './whereabouts-pools';
 import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
 import { addReconcileCommands } from './whereabouts-reconcile';
 
@@ -109,6 +110,21 @@ export function buildProgram(): Command {
       if (rows.length === 0) process.exitCode = EXIT.noMatch;
     });
   addReconcileCommands(wb, out);
+  wb.command('pools')
+    .description('list every pool and its allocations, from any datastore (the daemon reads it with its own credentials)')
+    .addOption(new Option('--socket <path>', 'whereabouts daemon socket').default(process.env.CNI_WHEREABOUTS_SOCKET ?? DEFAULT_WHEREABOUTS_SOCKET))
+    .option('--conf <file>', "a network config (.conf or .conflist): the store its whereabouts ipam uses (default: the daemon's file store and every store it has open)")
+    .option('--json', 'print JSON instead of a table')
+    .option('--range <cidr>', 'only this range')
+    .action(async (o: { socket: string; conf?: string; json?: boolean; range?: string }) => {
+      const params = o.conf === undefined ? {} : { ipam: poolsFromConf(o.conf) };
+      const all = await call<WbPoolView[]>(o.socket, WbMethod.Pools, params, { ...WB_DAEMON, timeoutMs: 15_000 });
+      const pools = all.filter((p) => o.range === undefined || p.range === o.range);
+      if (o.json) out(JSON.stringify(pools, null, 2));
+      else if (pools.length === 0) out('no pools');
+      else out(renderTable(POOL_HEADER, poolRows(pools)));
+      if (pools.length === 0) process.exitCode = EXIT.noMatch;
+    });
   return program;
 }
 

@@ -30,7 +30,10 @@ const entries = [
   { in: 'daemon/main.ts', out: 'dist/lib/daemon.js', exec: false, external: ['prom-client'] },
   { in: createRequire(import.meta.url).resolve('prom-client'), out: 'dist/lib/prom-client.js', exec: false },
   { in: 'plugin/whereabouts-main.ts', out: 'dist/cni/whereabouts', exec: true, minify: true },
-  { in: 'daemon/whereabouts/main.ts', out: 'dist/lib/whereabouts-daemon.js', exec: false },
+  // @kubernetes/client-node is a bundle of its own too, read only when a network with
+  // datastore "kubernetes" first reaches the daemon (daemon/whereabouts/kubernetes-client.ts)
+  { in: 'daemon/whereabouts/main.ts', out: 'dist/lib/whereabouts-daemon.js', exec: false, external: ['@kubernetes/client-node'] },
+  { in: createRequire(import.meta.url).resolve('@kubernetes/client-node'), out: 'dist/lib/kubernetes-client.js', exec: false, minify: true },
 ];
 
 // Build beside dist/ and swap directories at the end, so a runtime exec'ing dist/cni/dhcp

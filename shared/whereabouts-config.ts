@@ -40,6 +40,11 @@ export type Datastore =
       keyFile?: string;
       certFile?: string;
       caCertFile?: string;
+    }
+  | {
+      kind: 'kubernetes';
+      /** `kubernetes.kubeconfig`; absent: the daemon's in-cluster service account */
+      kubeconfig?: string;
     };
 
 export interface WhereaboutsIpam {
@@ -131,7 +136,8 @@ function optBool(v: unknown, key: string): boolean | undefined {
 function readDatastore(ipam: JsonObject): Datastore {
   const kind = optString(goField(ipam, 'datastore'), 'ipam.datastore') ?? '';
   if (kind === '' || kind === 'file') return { kind: 'file' };
-  if (kind !== 'etcd') throw bad('ipam.datastore', kind, 'expected "file" (the default) or "etcd"');
+  if (kind === 'kubernetes') return readKubernetes(ipam);
+  if (kind !== 'etcd') throw bad('ipam.datastore', kind, 'expected "file" (the default), "etcd" or "kubernetes"');
   const host = optString(goField(ipam, 'etcd_host'), 'ipam.etcd_host') ?? '';
   const endpoints = host.split(',').map((e) => e.trim()).filter((e) => e !== '');
   if (endpoints.length === 0) throw bad('ipam.etcd_host', host, 'datastore "etcd" needs one or more comma-separated endpoints');
@@ -155,6 +161,15 @@ function readDatastore(ipam: JsonObject): Datastore {
     if (v && !v.startsWith('/')) throw bad(`ipam.${key}`, v, 'must be an absolute path');
   }
   return out;
+}
+
+/** `"kubernetes": {"kubeconfig": "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig"}`, as Whereabouts reads it */
+function readKubernetes(ipam: JsonObject): Datastore {
+  const k8s = optObject(goField(ipam, 'kubernetes'), 'ipam.kubernetes');
+  const kubeconfig = k8s ? optString(goField(k8s, 'kubeconfig'), 'ipam.kubernetes.kubeconfig') : undefined;
+  if (kubeconfig === undefined || kubeconfig === '') return { kind: 'kubernetes' };
+  if (!kubeconfig.startsWith('/')) throw bad('ipam.kubernetes.kubeconfig', kubeconfig, 'must be an absolute path');
+  return { kind: 'kubernetes', kubeconfig };
 }
 
 /** The ipam section (flat file already merged in) as one typed, validated object. */

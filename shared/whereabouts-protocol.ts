@@ -16,7 +16,26 @@ export const WbMethod = {
   ReconcileStatus: 'whereabouts.reconcile-status',
   /** WbFreeParams: without `confirm` lists what would be freed; with it frees exactly those */
   Free: 'whereabouts.free',
+  Pools: 'whereabouts.pools',
 } as const;
+
+/**
+ * `whereabouts.pools`: every pool of one store and its allocations. With `ipam` (a network's
+ * ipam section), the store that network uses, opened by the daemon with the daemon's
+ * credentials; without, the file store and every store the daemon has open.
+ */
+export interface WbPoolsParams {
+  ipam?: Record<string, unknown>;
+}
+
+/** One pool of `cni-dhcp whereabouts pools`. */
+export interface WbPoolView {
+  store: string;
+  networkName: string;
+  range: string;
+  revision: string;
+  allocations: WbAllocationView[];
+}
 
 export interface WbAttachmentParams {
   /** the CNI network name (config `name`) */

@@ -36,6 +36,18 @@ export function poolPrefix(pool: PoolRef): string {
   return `${ROOT}${netSegment(pool.networkName)}/pools/${rangeSegment(pool.range)}/`;
 }
 
+/** the pool an allocation key belongs to; undefined for any other key */
+export function poolOfKey(key: string): PoolRef | undefined {
+  const m = /^\/whereabouts\/([^/]+)\/pools\/([^/]+)\/[0-9]+$/.exec(key);
+  if (!m) return undefined;
+  const net = m[1] === '_' ? '' : decodeURIComponent(m[1]!);
+  const seg = m[2]!;
+  const dash = seg.lastIndexOf('-');
+  const addr = seg.slice(0, dash);
+  const range = `${addr.includes('.') ? addr : addr.replace(/-/g, ':')}/${seg.slice(dash + 1)}`;
+  return { networkName: net, range };
+}
+
 export function allocationKey(pool: PoolRef, offset: string): string {
   if (!/^(0|[1-9][0-9]*)$/.test(offset)) throw new Error(`allocation offset ${JSON.stringify(offset)} is not a decimal number`);
   return `${poolPrefix(pool)}${offset}`;

@@ -1,7 +1,7 @@
 /** `whereabouts daemon [flags]`: wires flags, stores, the IPAM service, RPC and metrics, and handles signals. */
 import * as fs from 'node:fs';
 import { parseWhereaboutsIpam } from '../../shared/whereabouts-config';
-import { WbMethod, type WbAllocationView } from '../../shared/whereabouts-protocol';
+import { WbMethod, type WbAllocationView, type WbPoolView } from '../../shared/whereabouts-protocol';
 import { VERSION } from '../../shared/version';
 import { listen } from '../listen';
 import type { Logger } from '../log';
@@ -11,24 +11,33 @@ import { RpcServer, type MethodHandler } from '../rpc-server';
 import { notifySystemd } from '../sd-notify';
 import { openEtcdStore } from './etcd-store';
 import { FileStore } from './file-store';
+import { openKubernetesStore } from './kubernetes-store';
 import { parseWhereaboutsFlags, usage, type WhereaboutsDaemonOptions } from './flags';
 import { WhereaboutsService } from './ipam-service';
 import { createWhereaboutsMetrics } from './metrics';
 import { startReconciler } from './reconcile/daemon-wiring';
 import * as v from './rpc-validate';
-import { StoreRegistry, type EtcdStoreFactory } from './store-registry';
+import type { WhereaboutsStore } from './store';
+import { StoreRegistry, type EtcdStoreFactory, type KubernetesStoreFactory } from './store-registry';
 
 export interface RunOptions {
   /** the etcd store, when this build has one */
   openEtcd?: EtcdStoreFactory;
+  /** the kubernetes store (its client library is loaded when the first such network comes) */
+  openKubernetes?: KubernetesStoreFactory;
 }
 
-async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
-  const snaps = await file.read(await file.listPools({ deadline: Date.now() + 5000 }), { deadline: Date.now() + 5000 });
-  return snaps.flatMap((s) =>
-    s.allocations.map((a) => {
+/** every pool of one store with its allocations */
+async function listPools(store: WhereaboutsStore, deadline: number): Promise<WbPoolView[]> {
+  const snaps = await store.read(await store.listPools({ deadline }), { deadline });
+  return snaps.map((s) => ({
+    store: store.endpoint,
+    networkName: s.pool.networkName,
+    range: s.pool.range,
+    revision: s.revision,
+    allocations: s.allocations.map((a) => {
       const row: WbAllocationView = {
-        store: file.endpoint,
+        store: store.endpoint,
         networkName: s.pool.networkName,
         range: s.pool.range,
         address: a.address,
@@ -41,13 +50,17 @@ async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
       if (a.network !== undefined) row.network = a.network;
       return row;
     }),
-  );
+  }));
+}
+
+async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
+  return (await listPools(file, Date.now() + 5000)).flatMap((p) => p.allocations);
 }
 
 export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: Logger, run: RunOptions = {}): Promise<{ stop: () => Promise<void> }> {
   const file = new FileStore(opts.stateDir);
   file.open();
-  const stores = new StoreRegistry(file, run.openEtcd);
+  const stores = new StoreRegistry(file, run.openEtcd, run.openKubernetes);
   const service = new WhereaboutsService({ storeFor: (ipam) => stores.storeFor(ipam), node: opts.nodeName, log });
   const fileAllocations = { count: 0 };
   const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts);
@@ -93,6 +106,12 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
     },
     [WbMethod.Allocations]: async () => listAllocations(file),
     ...reconciler.methods(() => void refreshCount()),
+    [WbMethod.Pools]: async (p) => {
+      const ipam = v.poolsParams(p).ipam;
+      const chosen = ipam === undefined ? stores.all() : [stores.storeFor(parseWhereaboutsIpam(ipam))];
+      const deadline = Date.now() + 10_000;
+      return (await Promise.all(chosen.map((s) => listPools(s, deadline)))).flat();
+    },
   };
 
   const listener = await listen(opts.socketPath);
@@ -114,7 +133,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   return { stop };
 }
 
-export function main(argv: string[], run: RunOptions = { openEtcd: openEtcdStore }): void {
+export function main(argv: string[], run: RunOptions = { openEtcd: openEtcdStore, openKubernetes: openKubernetesStore }): void {
   runDaemonProcess(argv, {
     name: 'whereabouts daemon',
     parse: parseWhereaboutsFlags,

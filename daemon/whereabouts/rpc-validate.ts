@@ -1,7 +1,7 @@
 /** Validation of the whereabouts RPC params; the ipam section itself is parsed by whereabouts-config.ts. */
 import { validateIfname } from '../../shared/cni-env';
 import { isObject, type JsonObject } from '../../shared/go-json-fields';
-import type { WbAttachmentParams, WbCheckParams, WbGcParams, WbStatusParams } from '../../shared/whereabouts-protocol';
+import type { WbAttachmentParams, WbCheckParams, WbGcParams, WbPoolsParams, WbStatusParams } from '../../shared/whereabouts-protocol';
 import { InvalidParams } from '../rpc-validate';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -59,4 +59,9 @@ export function gcParams(p: unknown): WbGcParams {
 
 export function statusParams(p: unknown): WbStatusParams {
   return { ipam: obj(obj(p).ipam, 'ipam') };
+}
+
+export function poolsParams(p: unknown): WbPoolsParams {
+  const o = p === undefined || p === null ? {} : obj(p);
+  return o.ipam === undefined ? {} : { ipam: obj(o.ipam, 'ipam') };
 }

@@ -20,8 +20,13 @@ export function loadYaml(file: string): Obj[] {
 
 export /** TypeScript's excess-property check of the manifest against kubernetes-models' declarations. */
 function typeProblems(manifest: IDaemonSet): string[] {
-  const fileName = path.join(ROOT, '__daemonset_fields_check.ts');
-  const source = `import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';\nexport const ds: IDaemonSet = ${JSON.stringify(manifest, null, 1)};\n`;
+  return typeProblemsOf(manifest, 'apps/v1/DaemonSet', 'IDaemonSet');
+}
+
+/** the same check for any kind: `module` under kubernetes-models/ and its interface, e.g. ('rbac.authorization.k8s.io/v1/Role', 'IRole') */
+export function typeProblemsOf(manifest: unknown, module: string, iface: string): string[] {
+  const fileName = path.join(ROOT, '__manifest_fields_check.ts');
+  const source = `import type { ${iface} } from 'kubernetes-models/${module}';\nexport const m: ${iface} = ${JSON.stringify(manifest, null, 1)};\n`;
   const options: ts.CompilerOptions = {
     strict: true,
     noEmit: true,

@@ -15,7 +15,8 @@ import { StoreUnavailableError, type WhereaboutsStore } from '../../daemon/where
 import { ETCD, EtcdCluster, freePort } from '../helpers/etcd-cluster';
 import { requireRootTools } from '../helpers/sh';
 import { makeCerts, OPENSSL } from '../helpers/tls-certs';
-import { alloc, allocate, POOL_A, POOL_B, release, reservation, soon } from '../helpers/whereabouts-records';
+import { alloc, allocate, POOL_A, POOL_B, soon } from '../helpers/whereabouts-records';
+import { storeContract } from '../helpers/whereabouts-store-contract';
 
 describe('whereabouts etcd store: contract on a 3-member cluster @root', function () {
   this.timeout(120_000);
@@ -36,16 +37,14 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
     await cluster?.close();
   });
 
-  it('writes an allocation and its reservation and reads them back', async () => {
+  storeContract({ store: () => store, another: () => new EtcdStore({ endpoints: cluster.endpoints() }) });
+
+  it('the same range under a network_name is another key space', async () => {
     const a = alloc(10, 'one');
     assert.equal(await store.commit(allocate(POOL_A, a), soon()), true);
-    const [snap] = await store.read([POOL_A], soon());
-    assert.deepEqual(snap?.allocations, [a]);
-    assert.match(snap!.revision, /^[1-9][0-9]*$/);
-    assert.deepEqual(await store.readReservations('', soon()), [reservation(POOL_A, a)]);
-    // the same range under a network_name is another address space
-    const [blue] = await store.read([POOL_B], soon());
-    assert.deepEqual(blue?.allocations, []);
+    assert.deepEqual((await store.read([POOL_A], soon()))[0]?.allocations, [a]);
+    assert.match((await store.read([POOL_A], soon()))[0]!.revision, /^[1-9][0-9]*$/);
+    assert.deepEqual((await store.read([POOL_B], soon()))[0]?.allocations, []);
   });
 
   it('listPools names every pool that holds an allocation, across network_names, and no reservation', async () => {
@@ -57,61 +56,6 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
     const has = (p: { networkName: string; range: string }) => listed.some((l) => l.networkName === p.networkName && l.range === p.range);
     assert.ok(has(a) && has(b), JSON.stringify(listed));
     assert.equal(new Set(listed.map((l) => `${l.networkName}\0${l.range}`)).size, listed.length, 'each pool once');
-  });
-
-  it('16 racers creating one offset: exactly one wins, and it is the one stored', async () => {
-    const pool = fresh();
-    for (let round = 0; round < 5; round++) {
-      const racers = Array.from({ length: 16 }, (_, i) => alloc(round, `r${round}-${i}`));
-      // each racer has its own client, as separate daemons would
-      const clients = racers.map(() => new EtcdStore({ endpoints: cluster.endpoints() }));
-      const answers = await Promise.all(racers.map((a, i) => clients[i]!.commit(allocate(pool, a), soon())));
-      await Promise.all(clients.map((c) => c.close()));
-      const winners = answers.flatMap((ok, i) => (ok ? [racers[i]!] : []));
-      assert.equal(winners.length, 1, `round ${round}: ${winners.length} winners`);
-      const [snap] = await store.read([pool], soon());
-      assert.deepEqual(snap?.allocations.filter((x) => x.offset === String(round)), winners);
-      const resv = (await store.readReservations(pool.networkName, soon())).filter((r) => r.address === winners[0]!.address);
-      assert.deepEqual(resv, [reservation(pool, winners[0]!)]);
-    }
-  });
-
-  it('a delete compares the holder: a stale DEL never frees a re-allocation', async () => {
-    const pool = fresh();
-    const first = alloc(7, 'first');
-    assert.equal(await store.commit(allocate(pool, first), soon()), true);
-    // someone else's DEL of this offset does nothing
-    assert.equal(await store.commit(release(pool, alloc(7, 'other')), soon()), false);
-    assert.equal(await store.commit(release(pool, first), soon()), true);
-    const second = alloc(7, 'second');
-    assert.equal(await store.commit(allocate(pool, second), soon()), true);
-    // the first pod's DEL, repeated late, must not free the second pod's address
-    assert.equal(await store.commit(release(pool, first), soon()), false);
-    const [snap] = await store.read([pool], soon());
-    assert.deepEqual(snap?.allocations, [second]);
-    assert.deepEqual(await store.readReservations(pool.networkName, soon()), [reservation(pool, second)]);
-  });
-
-  it('allocation and reservation are one transaction: both or neither', async () => {
-    const pool = fresh();
-    const other = { networkName: pool.networkName, range: '198.18.0.0/16' };
-    // another range of the same network_name holds the reservation for 198.18.0.9
-    const holder = alloc(9, 'holder');
-    assert.equal(await store.commit(allocate(other, holder), soon()), true);
-    const loser = alloc(9, 'loser');
-    assert.equal(await store.commit(allocate(pool, loser), soon()), false);
-    const [snap] = await store.read([pool], soon());
-    assert.deepEqual(snap?.allocations, [], 'the allocation was written without its reservation');
-    // and the other way round: the offset is taken, so the reservation is not written
-    const taker = alloc(20, 'taker');
-    assert.equal(await store.commit([{ op: 'create', pool, allocation: taker }], soon()), true);
-    const late = alloc(20, 'late');
-    assert.equal(await store.commit(allocate(pool, late), soon()), false);
-    const resv = await store.readReservations(pool.networkName, soon());
-    assert.deepEqual(resv.map((r) => r.address).sort(), ['198.18.0.9']);
-    // a release whose reservation is not held leaves the allocation in place too
-    assert.equal(await store.commit(release(pool, taker), soon()), false);
-    assert.deepEqual((await store.read([pool], soon()))[0]?.allocations, [taker]);
   });
 
   it('reads every pool of one call at one revision, across pages', async () => {

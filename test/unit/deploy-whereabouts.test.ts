@@ -11,7 +11,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { loadYaml, typeProblems } from '../helpers/k8s-manifests';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Role, type IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition';
+import { loadYaml, typeProblems, typeProblemsOf } from '../helpers/k8s-manifests';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIR = path.join(ROOT, 'deploy', 'whereabouts');
@@ -51,6 +58,53 @@ describe('deploy/whereabouts manifests', () => {
     assert.equal(mount(installer, '/var/lib/cni/whereabouts'), '/host/var/lib/cni/whereabouts');
     const help = spawnSync(path.join(ROOT, 'scripts', 'install.sh'), ['--help'], { encoding: 'utf8' });
     for (const opt of installer.command!.filter((a) => a.startsWith('--'))) assert.ok(help.stdout.includes(opt), `install.sh knows ${opt}`);
+  });
+
+  it('every other manifest kustomize lists passes the schema of its kind, without unknown fields', function () {
+    this.timeout(120_000);
+    const [kust] = loadYaml(path.join(DIR, 'kustomization.yaml')) as Array<{ resources: string[] }>;
+    const kinds: Record<string, { model: new (d: never) => { validate(): void }; module: string; iface: string }> = {
+      ServiceAccount: { model: ServiceAccount as never, module: 'v1/ServiceAccount', iface: 'IServiceAccount' },
+      ConfigMap: { model: ConfigMap as never, module: 'v1/ConfigMap', iface: 'IConfigMap' },
+      Role: { model: Role as never, module: 'rbac.authorization.k8s.io/v1/Role', iface: 'IRole' },
+      RoleBinding: { model: RoleBinding as never, module: 'rbac.authorization.k8s.io/v1/RoleBinding', iface: 'IRoleBinding' },
+      ClusterRole: { model: ClusterRole as never, module: 'rbac.authorization.k8s.io/v1/ClusterRole', iface: 'IClusterRole' },
+      ClusterRoleBinding: { model: ClusterRoleBinding as never, module: 'rbac.authorization.k8s.io/v1/ClusterRoleBinding', iface: 'IClusterRoleBinding' },
+      CustomResourceDefinition: { model: CustomResourceDefinition as never, module: 'apiextensions.k8s.io/v1/CustomResourceDefinition', iface: 'ICustomResourceDefinition' },
+    };
+    const seen: string[] = [];
+    for (const file of kust!.resources.filter((r) => r !== 'daemonset.yaml')) {
+      for (const doc of loadYaml(path.join(DIR, file))) {
+        const k = kinds[String(doc.kind)];
+        assert.ok(k, `${file}: kind ${String(doc.kind)} has no check here`);
+        assert.doesNotThrow(() => new k.model(doc as never).validate(), `${file} ${String(doc.kind)}`);
+        assert.deepEqual(typeProblemsOf(doc, k.module, k.iface), [], `${file} ${String(doc.kind)}`);
+        seen.push(String(doc.kind));
+      }
+    }
+    assert.deepEqual(seen.sort(), ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Role', 'RoleBinding', 'ServiceAccount']);
+  });
+
+  it('hangs together: the service account the DaemonSet runs as is the one bound, the ConfigMap is mounted, the host CNI config is readable', () => {
+    const docs = loadYaml(path.join(DIR, 'rbac.yaml'));
+    const spec = ds.spec!.template.spec!;
+    const sa = docs.find((d) => d.kind === 'ServiceAccount') as { metadata: { name: string } };
+    assert.equal(spec.serviceAccountName, sa.metadata.name);
+    assert.equal(spec.automountServiceAccountToken, true);
+    for (const b of docs.filter((d) => d.kind === 'RoleBinding' || d.kind === 'ClusterRoleBinding') as Array<{ subjects: Array<{ name: string }> }>) {
+      assert.deepEqual(b.subjects.map((x) => x.name), [sa.metadata.name]);
+    }
+    const role = docs.find((d) => d.kind === 'Role') as unknown as IRole;
+    assert.deepEqual(role.rules!.flatMap((r) => r.resources ?? []).sort(), ['ippools', 'overlappingrangeipreservations'], 'nothing but the two custom resources');
+    const [cm] = loadYaml(path.join(DIR, 'configmap.yaml')) as Array<{ metadata: { name: string }; data: Record<string, string> }>;
+    assert.equal(cm!.metadata.name, 'whereabouts-config');
+    assert.match(cm!.data.reconciler_cron_expression!, /^\S+( \S+){4}$/, 'five fields');
+    const vols = spec.volumes ?? [];
+    assert.equal(vols.find((v) => v.configMap?.name === 'whereabouts-config')?.name !== undefined, true);
+    const conf = vols.find((v) => v.hostPath?.path === '/etc/cni/net.d');
+    const m = (daemon.volumeMounts ?? []).find((x) => x.name === conf?.name);
+    assert.equal(m?.mountPath, '/etc/cni/net.d', 'kubernetes.kubeconfig paths in the host CNI config resolve in the daemon');
+    assert.equal(m?.readOnly, true);
   });
 
   it('the probe answers 0 through the plugin when the daemon is up', async function () {
