@@ -16,6 +16,13 @@ export interface RunFigures {
   p95Ms: number;
 }
 
+/** one run of the target through the shim and 4 daemons */
+export interface DaemonRun extends RunFigures {
+  extra: string;
+  /** 1-minute load average at the end of the run (older results have none) */
+  loadAvg?: number;
+}
+
 export interface EtcdBenchResults {
   date: string;
   command: string;
@@ -23,7 +30,7 @@ export interface EtcdBenchResults {
   stampede: Array<{ allocator: string; procs: number; perProc: number; count: number; runs: RunFigures[] }>;
   target: Array<RunFigures & { extra: string }>;
   /** the same through dist/cni/whereabouts and 4 real daemons */
-  daemons: Array<RunFigures & { extra: string }>;
+  daemons: DaemonRun[];
   hostLocal: RunFigures[];
   big: { slash16Ms: number[]; slash24Ms: number[] };
 }

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '../daemon/log';
+import { MAX_COMMIT_WRITES } from '../daemon/whereabouts/add-batch';
 import { openEtcdStore } from '../daemon/whereabouts/etcd-store';
 import { WhereaboutsService } from '../daemon/whereabouts/ipam-service';
 import type { StoreWrite } from '../daemon/whereabouts/store';
@@ -29,7 +30,7 @@ import { run } from '../test/helpers/sh';
 import { startWbNode, stopWbNode, type WbNode } from '../test/helpers/whereabouts-etcd-nodes';
 import { WB_SHIM } from '../test/helpers/whereabouts-lab';
 import { historyProblems } from '../test/helpers/whereabouts-lowest-free';
-import { renderEtcdBench, type EtcdBenchResults, type RunFigures } from './whereabouts-etcd-report';
+import { renderEtcdBench, type DaemonRun, type EtcdBenchResults, type RunFigures } from './whereabouts-etcd-report';
 import { p50, p95, pool as inParallel } from './stats';
 import type { Allocator, WorkerJob, WorkerResult } from './whereabouts-etcd-worker';
 
@@ -166,7 +167,7 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
  * etcd cluster, `count` ADDs of dist/cni/whereabouts (IPAM alone, as a runtime's bridge would
  * exec it) with `inFlight` at a time, spread over the daemons; then a 1001st, which must fail.
  */
-async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: number, rangeEnd: string): Promise<RunFigures & { extra: string }> {
+async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: number, rangeEnd: string): Promise<DaemonRun> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-waeb-nodes-'));
   const nodes: WbNode[] = [];
   for (let n = 0; n < 4; n++) nodes.push(await startWbNode(root, `waeb-node-${n}`));
@@ -233,8 +234,10 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
     const resv = await store.readReservations(networkName, { deadline: Date.now() + 30_000 });
     await store.close();
     const problems = historyProblems([], snap!.allocations, resv);
-    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms; stored ${snap!.allocations.length}; ${problems.length} problems; 1001st: ${extra}`);
+    const loadAvg = os.loadavg()[0]!;
+    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms; stored ${snap!.allocations.length}; ${problems.length} problems; load ${loadAvg.toFixed(1)}; 1001st: ${extra}`);
     return {
+      loadAvg,
       ok: latencies.length,
       failed,
       duplicates: addresses.length - new Set(addresses).size + problems.filter((p) => p.startsWith('duplicate')).length,
@@ -265,9 +268,9 @@ async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: n
     const pool = { networkName, range };
     writes.push({ op: 'create', pool, allocation }, { op: 'reserve', reservation: { networkName, address, containerId: allocation.containerId, podRef: allocation.podRef, ifname: 'eth0', pool } });
   }
-  // etcd takes at most 128 operations per transaction (--max-txn-ops)
+  // etcd takes at most 128 operations per transaction (--max-txn-ops), the pod index included
   const batches: StoreWrite[][] = [];
-  for (let i = 0; i < writes.length; i += 128) batches.push(writes.slice(i, i + 128));
+  for (let i = 0; i < writes.length; i += MAX_COMMIT_WRITES) batches.push(writes.slice(i, i + MAX_COMMIT_WRITES));
   await inParallel(batches, 8, async (b) => {
     if (!(await store.commit(b, { deadline: Date.now() + 60_000 }))) throw new Error('fill commit lost');
   });
@@ -286,12 +289,21 @@ async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: n
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
+  // only the 1000 pods through the shim and 4 daemons, printed, nothing written (to try a change)
+  const daemonsOnly = argv.includes('--daemons-only');
   const runsArg = argv.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : quick ? 1 : 3;
   const started = Date.now();
   const cluster = await EtcdCluster.start({ prefix: 'waeb' });
   const results: EtcdBenchResults = { date: new Date().toISOString(), runs, stampede: [], target: [], daemons: [], hostLocal: [], big: { slash16Ms: [], slash24Ms: [] }, command: '' };
   try {
+    if (daemonsOnly) {
+      for (let k = 0; k < runs; k++) {
+        const r = await throughDaemons(cluster, quick ? 200 : 1000, 200, quick ? '198.18.0.200' : '198.18.3.232');
+        process.stdout.write(`${JSON.stringify({ ...r, latencies: undefined })}\n`);
+      }
+      return;
+    }
     const stampedeCount = quick ? 80 : 240;
     const r1024 = { range: '198.18.0.0/22', size: 1024 };
     for (const [procs, perProc] of [

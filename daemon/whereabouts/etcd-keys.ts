@@ -8,6 +8,13 @@
  *
  *   /whereabouts/<net>/pools/<range>/<offset>      → AllocationRecord (JSON)
  *   /whereabouts/<net>/reservations/<address>      → ReservationRecord (JSON)
+ *   /whereabouts/<net>/pods/<range>/<who>/<ifname> → { offset, containerId } (JSON)
+ *
+ * The pods key is the index that makes "one address per pod + ifname per pool" a condition
+ * of the store rather than of one node's read: it is created, if absent, in the transaction
+ * that creates the allocation, and deleted in the one that deletes it. <who> is `pod:` and
+ * the podRef, or `container:` and the container id when there is no podRef (Whereabouts'
+ * identity), percent-encoded like <ifname>.
  *
  * <net> is `_` when network_name is unset, otherwise the name with every character outside
  * [A-Za-z0-9.-] percent-encoded (so a network literally named `_` cannot collide with the
@@ -47,6 +54,16 @@ export function reservationPrefix(networkName: string): string {
 export function reservationKey(r: Pick<ReservationRecord, 'networkName' | 'address'>): string {
   if (r.address === '' || /[/\s]/.test(r.address)) throw new Error(`reservation address ${JSON.stringify(r.address)} is not an address`);
   return `${reservationPrefix(r.networkName)}${r.address}`;
+}
+
+/** the index key of one attachment (pod + ifname, or container + ifname) in one pool */
+export function podKey(pool: PoolRef, who: Pick<AllocationRecord, 'podRef' | 'containerId' | 'ifname'>): string {
+  const id = who.podRef !== '' ? `pod:${who.podRef}` : `container:${who.containerId}`;
+  return `${ROOT}${netSegment(pool.networkName)}/pods/${rangeSegment(pool.range)}/${encodeURIComponent(id)}/${encodeURIComponent(who.ifname)}`;
+}
+
+export function encodePodIndex(a: AllocationRecord): string {
+  return JSON.stringify({ offset: a.offset, containerId: a.containerId });
 }
 
 /** etcd's range_end for "every key with this prefix" */

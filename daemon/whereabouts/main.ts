@@ -49,7 +49,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   const stores = new StoreRegistry(file, run.openEtcd);
   const service = new WhereaboutsService({ storeFor: (ipam) => stores.storeFor(ipam), node: opts.nodeName, log });
   const fileAllocations = { count: 0 };
-  const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts);
+  const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts, () => service.addFailures);
   const refreshCount = async () => {
     fileAllocations.count = (await listAllocations(file)).length;
   };
