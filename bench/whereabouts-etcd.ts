@@ -256,10 +256,14 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
   }
 }
 
-/** ms for each of `n` sequential ADDs through the service into `range`, after `taken` are stored */
-async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: number): Promise<number[]> {
+/**
+ * ms for each of `n` sequential ADDs through the service into `range`, after `taken` are
+ * stored by another client; `cache` false reads the whole pool on every ADD (no cached copy).
+ * The first ADD reads the pool in full either way.
+ */
+async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: number, cache = true): Promise<number[]> {
   const networkName = `bench${process.pid}big${netSeq++}`;
-  const store = openEtcdStore({ endpoints: cluster.endpoints() });
+  const store = openEtcdStore({ endpoints: cluster.endpoints(), cache });
   const base = range.split('/')[0]!.split('.').map(Number);
   const writes: StoreWrite[] = [];
   for (let o = 1; o <= taken; o++) {
@@ -297,6 +301,10 @@ async function main(): Promise<void> {
   const cluster = await EtcdCluster.start({ prefix: 'waeb' });
   const results: EtcdBenchResults = { date: new Date().toISOString(), runs, stampede: [], target: [], daemons: [], hostLocal: [], big: { slash16Ms: [], slash24Ms: [] }, command: '' };
   try {
+    if (argv.includes('--big-only')) {
+      for (const cache of [true, false]) process.stdout.write(`cache ${cache}: ${JSON.stringify(await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, cache))}\n`);
+      return;
+    }
     if (daemonsOnly) {
       for (let k = 0; k < runs; k++) {
         const r = await throughDaemons(cluster, quick ? 200 : 1000, 200, quick ? '198.18.0.200' : '198.18.3.232');
@@ -338,6 +346,7 @@ async function main(): Promise<void> {
     }
     log('big range: /16 with 60,000 taken, and an empty /24');
     results.big.slash16Ms = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10);
+    results.big.slash16NoCacheMs = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, false);
     results.big.slash24Ms = await bigRange(cluster, '198.18.5.0/24', 0, 10);
   } finally {
     await cluster.close();

@@ -48,6 +48,8 @@ import {
 export type EtcdStoreConfig = Omit<Extract<Datastore, { kind: 'etcd' }>, 'kind'> & {
   /** keys per range page (default 5000); tests make it small to cross page boundaries */
   pageSize?: number;
+  /** false: read every pool in full on every read, no cached copy (the bench's "before") */
+  cache?: boolean;
 };
 
 interface CachedPrefix<T> {
@@ -144,6 +146,7 @@ export class EtcdStore implements WhereaboutsStore {
   readonly onePerAttachment = true;
   private readonly client: Etcd3;
   private readonly page: number;
+  private readonly caching: boolean;
   /** what each pool and reservation prefix held when last read here, and at which revision */
   private readonly pools = new Map<string, CachedPrefix<AllocationRecord>>();
   private readonly reservations = new Map<string, CachedPrefix<ReservationRecord>>();
@@ -180,6 +183,7 @@ export class EtcdStore implements WhereaboutsStore {
     }
     this.client = new Etcd3(opts);
     this.page = cfg.pageSize ?? PAGE;
+    this.caching = cfg.cache ?? true;
   }
 
   /**
@@ -256,7 +260,7 @@ export class EtcdStore implements WhereaboutsStore {
       return [key, decode(kv.value.toString('utf8'), key)];
     });
     const maps: Array<Map<string, T> | undefined> = prefixes.map(() => undefined);
-    const hits = prefixes.map((p, i) => i).filter((i) => cache.has(prefixes[i]!)).slice(0, MAX_COMMIT_WRITES); // two operations each
+    const hits = prefixes.map((p, i) => i).filter((i) => this.caching && cache.has(prefixes[i]!)).slice(0, MAX_COMMIT_WRITES); // two operations each
     let revision: string | undefined;
     if (hits.length > 0) {
       const success: IRequestOp[] = hits.flatMap((i) => {
@@ -286,7 +290,7 @@ export class EtcdStore implements WhereaboutsStore {
       maps[i] = new Map(decoded(r.kvs));
     }
     const at = revision!;
-    for (const [i, prefix] of prefixes.entries()) cache.set(prefix, { revision: at, entries: maps[i]! });
+    if (this.caching) for (const [i, prefix] of prefixes.entries()) cache.set(prefix, { revision: at, entries: maps[i]! });
     return { maps: maps as Array<Map<string, T>>, revision: at };
   }
 
