@@ -26,6 +26,8 @@ export interface DaemonRun extends RunFigures {
 export interface EtcdBenchResults {
   date: string;
   command: string;
+  /** when the rows through the shim (and host-local) come from a later --daemons-only run */
+  daemonsRun?: { command: string; date: string; runs: number };
   runs: number;
   stampede: Array<{ allocator: string; procs: number; perProc: number; count: number; runs: RunFigures[] }>;
   target: Array<RunFigures & { extra: string }>;
@@ -57,6 +59,11 @@ export function renderEtcdBench(r: EtcdBenchResults): string {
   out.push('## Whereabouts on etcd (3-member etcd 3.4 on 127.0.0.1)', '');
   out.push(`- **Command:** \`${r.command}\`; written by the command into bench/whereabouts-etcd.md and here.`);
   out.push(`- **Date:** ${r.date.slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, shared with other work, so read the spread.`);
+  if (r.daemonsRun) {
+    out.push(
+      `- **The target through the shim and 4 daemons, and host-local beside it:** \`${r.daemonsRun.command}\`, ${r.daemonsRun.date.slice(0, 16).replace('T', ' ')} UTC, ${r.daemonsRun.runs} runs, with the final code; everything else is from the command above.`,
+    );
+  }
   out.push(`- Each figure is the median of ${r.runs} runs, with (min–max). The stampede and the "store level" rows call the etcd store in-process (no CNI plugin); the "ours" row of the target execs dist/cni/whereabouts against 4 real daemons.`, '');
 
   out.push('### The stampede: 8 concurrent allocators taking the lowest free address', '');

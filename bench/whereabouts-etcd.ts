@@ -1,6 +1,9 @@
 /**
  * Whereabouts on etcd, measured on a real 3-member etcd 3.4 cluster on 127.0.0.1 (started here,
- * stopped at the end): `npx tsx bench/whereabouts-etcd.ts [--runs N] [--quick] [--no-write]`.
+ * stopped at the end): `npx tsx bench/whereabouts-etcd.ts [--runs N] [--quick] [--no-write]`;
+ * `--daemons-only` runs only the target through the shim and 4 daemons (and host-local beside
+ * it), N times, and puts those rows into the last full run's results; `--big-only` prints the
+ * /16 ADDs with the store's pool copy on and off.
  *
  * 1. The stampede: 8 concurrent allocators taking the lowest free address, in one process and
  *    across 4 processes, with and without per-pool serialisation inside a process, and the
@@ -217,15 +220,20 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
     // ADDs whose shim gave up are still finishing in their daemons: let them drain first, or
     // the 1001st could find the pool not yet full
     const drain = openEtcdStore({ endpoints: cluster.endpoints() });
+    // (until the pool is full, or its count has not moved for 10 s: failed ADDs leave holes)
     const drainUntil = Date.now() + 300_000;
-    while (Date.now() < drainUntil) {
+    let held = -1;
+    let movedAt = Date.now();
+    while (Date.now() < drainUntil && Date.now() - movedAt < 10_000) {
       const [s] = await drain.read([{ networkName, range: '198.18.0.0/22' }], { deadline: Date.now() + 30_000 });
-      if (s!.allocations.length >= count) break;
+      if (s!.allocations.length !== held) movedAt = Date.now();
+      held = s!.allocations.length;
+      if (held >= count) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     await drain.close();
     const extraRun = await add(count);
-    const extra = extraRun.code === 0 ? 'succeeded (wrong)' : (() => {
+    const extra = extraRun.code === 0 ? (held < count ? `succeeded: the failed ADDs left ${count - held} addresses free` : 'succeeded (wrong)') : (() => {
       const e = JSON.parse(extraRun.stdout) as { code: number; msg: string };
       return `code ${e.code}: ${e.msg}`;
     })();
@@ -293,7 +301,6 @@ async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: n
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
-  // only the 1000 pods through the shim and 4 daemons, printed, nothing written (to try a change)
   const daemonsOnly = argv.includes('--daemons-only');
   const runsArg = argv.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : quick ? 1 : 3;
@@ -307,11 +314,13 @@ async function main(): Promise<void> {
     }
     if (daemonsOnly) {
       for (let k = 0; k < runs; k++) {
-        const r = await throughDaemons(cluster, quick ? 200 : 1000, 200, quick ? '198.18.0.200' : '198.18.3.232');
-        process.stdout.write(`${JSON.stringify({ ...r, latencies: undefined })}\n`);
+        log(`target run ${k + 1} through the shim and 4 daemons`);
+        results.daemons.push(await throughDaemons(cluster, quick ? 200 : 1000, 200, quick ? '198.18.0.200' : '198.18.3.232'));
+        results.hostLocal.push(await hostLocal(quick ? 200 : 1000, 200));
+        log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
       }
-      return;
     }
+    if (daemonsOnly) return;
     const stampedeCount = quick ? 80 : 240;
     const r1024 = { range: '198.18.0.0/22', size: 1024 };
     for (const [procs, perProc] of [
@@ -351,13 +360,22 @@ async function main(): Promise<void> {
   } finally {
     await cluster.close();
   }
-  results.command = `npx tsx bench/whereabouts-etcd.ts${quick ? ' --quick' : ''}${runsArg >= 0 ? ` --runs ${runs}` : ''} (as root; ${((Date.now() - started) / 60_000).toFixed(1)} min)`;
-  const md = renderEtcdBench(results);
+  const command = `npx tsx bench/whereabouts-etcd.ts${quick ? ' --quick' : ''}${daemonsOnly ? ' --daemons-only' : ''}${runsArg >= 0 ? ` --runs ${runs}` : ''} (as root; ${((Date.now() - started) / 60_000).toFixed(1)} min)`;
+  const resultsFile = path.join(REPO, 'bench/whereabouts-etcd-results.json');
+  let out = results;
+  if (daemonsOnly) {
+    // the target through the shim (and host-local beside it) replaces that of the last full run
+    out = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as EtcdBenchResults;
+    out.daemons = results.daemons;
+    out.hostLocal = results.hostLocal;
+    out.daemonsRun = { command, date: results.date, runs };
+  } else out.command = command;
+  const md = renderEtcdBench(out);
   if (argv.includes('--no-write') || quick) {
     process.stdout.write(md);
     return;
   }
-  fs.writeFileSync(path.join(REPO, 'bench/whereabouts-etcd-results.json'), JSON.stringify(results, null, 2));
+  fs.writeFileSync(resultsFile, JSON.stringify(out, null, 2));
   fs.writeFileSync(path.join(REPO, 'bench/whereabouts-etcd.md'), md);
   const benchFile = path.join(REPO, 'BENCHMARKS.md');
   const text = fs.readFileSync(benchFile, 'utf8');

@@ -17,6 +17,12 @@ import { StoreUnavailableError, type AllocationRecord, type PoolRef, type StoreW
 
 /** ADD, DEL, CHECK and GC answer within this (code 11 when the store does not) */
 export const VERB_DEADLINE_MS = 10_000;
+/**
+ * An ADD gives up on lost races (code 11) once it has lost at least this many commits in a
+ * row and its deadline has passed: on a starved machine one slow round can outlast the
+ * deadline, and that is not a race lost.
+ */
+export const GIVE_UP_LOSSES = 3;
 /** after a lost race, the batches of that ipam config commit member by member for this long */
 export const CONTENDED_MS = 2_000;
 /** STATUS answers within this (code 50 when the store does not) */
@@ -98,8 +104,10 @@ export class WhereaboutsService {
    * (within CONTENDED_MS, here or in this batch), and if the store itself keeps one address
    * per pod + ifname (onePerAttachment), each member's writes commit on their own, all at
    * once: a member whose address another node took loses alone and is planned again on a
-   * fresh read, while the rest land. A member fails with code 11 once it has lost and its
-   * deadline (set when it is first planned, renewed whenever a round lands anything) passed.
+   * fresh read, while the rest land. A member fails with code 11 once it has lost
+   * GIVE_UP_LOSSES commits in a row and its deadline (set when it is first planned, renewed
+   * whenever a round lands anything) has passed; every store call has the verb deadline to
+   * answer (code 11 naming the store otherwise).
    */
   private async runBatch(store: WhereaboutsStore, ipam: WhereaboutsIpam, key: string, batch: PendingAdd[]): Promise<void> {
     const plans = ipam.ranges.map((r) => planRange(r, ipam.gateway));
@@ -119,27 +127,26 @@ export class WhereaboutsService {
         return false;
       });
       const now = this.now();
-      const [late, live] = partition(todo, (m) => m.losses > 0 && m.deadline !== undefined && now >= m.deadline);
+      const [late, live] = partition(todo, (m) => m.losses >= GIVE_UP_LOSSES && m.deadline !== undefined && now >= m.deadline);
       for (const m of late) fail(m, 'lost_races', this.lostRaces('ADD', store, ipam, m.losses));
       todo = live;
       if (todo.length === 0) return;
       for (const m of todo) m.deadline ??= now + this.deadlineMs;
-      const deadline = Math.max(...todo.map((m) => m.deadline!));
+      // each store call has the whole verb deadline: whether the store answers is judged per
+      // call, whether we keep losing races between rounds (above)
+      const call = () => ({ deadline: this.now() + this.deadlineMs });
       let round: ReturnType<typeof planAddBatch>;
       let landed: Map<number, boolean | StoreUnavailableError>;
       try {
-        const snapshots = await store.read(pools, { deadline });
-        const reservations = ipam.overlappingRanges ? await store.readReservations(ipam.networkName, { deadline }) : [];
+        const snapshots = await store.read(pools, call());
+        const reservations = ipam.overlappingRanges ? await store.readReservations(ipam.networkName, call()) : [];
         const at = this.now();
         const ctx = todo.map((m) => ({ who: m.who, network: m.who.network, node: this.opts.node, now: at, overlapping: ipam.overlappingRanges }));
         round = planAddBatch(plans, snapshots, reservations, ctx);
         const separately = store.onePerAttachment === true && this.now() - (this.lastLoss.get(key) ?? -Infinity) < CONTENDED_MS;
-        landed = await commitGroups(store, round.groups, separately, { deadline });
+        landed = await commitGroups(store, round.groups, separately, call());
       } catch (err) {
-        for (const m of todo) {
-          if (m.losses > 0 && err instanceof StoreUnavailableError && this.now() >= m.deadline!) fail(m, 'lost_races', this.lostRaces('ADD', store, ipam, m.losses, err));
-          else fail(m, err instanceof StoreUnavailableError ? 'store_unavailable' : 'other', storeError(err, 'ADD'));
-        }
+        for (const m of todo) fail(m, err instanceof StoreUnavailableError ? 'store_unavailable' : 'other', storeError(err, 'ADD'));
         return;
       }
       const next: Member[] = [];
@@ -176,11 +183,11 @@ export class WhereaboutsService {
   }
 
   /** code 11 for a verb that kept losing its commit to other nodes until its deadline passed */
-  private lostRaces(verb: string, store: WhereaboutsStore, ipam: WhereaboutsIpam, losses: number, cause?: StoreUnavailableError): TryAgainLaterError {
+  private lostRaces(verb: string, store: WhereaboutsStore, ipam: WhereaboutsIpam, losses: number): TryAgainLaterError {
     const ranges = ipam.ranges.map((r) => r.range).join(', ');
     const net = ipam.networkName ? ` (network_name ${ipam.networkName})` : '';
     return new TryAgainLaterError(
-      `${verb}: lost ${losses} commit${losses === 1 ? '' : 's'} in a row to other nodes allocating from ${ranges}${net} at ${store.endpoint}; the ${this.deadlineMs / 1000} s deadline passed${cause ? ` (then: ${cause.message})` : ''}`,
+      `${verb}: lost ${losses} commit${losses === 1 ? '' : 's'} in a row to other nodes allocating from ${ranges}${net} at ${store.endpoint}; the ${this.deadlineMs / 1000} s deadline passed`,
       'the runtime may retry',
     );
   }
