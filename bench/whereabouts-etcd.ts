@@ -243,7 +243,7 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
     await store.close();
     const problems = historyProblems([], snap!.allocations, resv);
     const loadAvg = os.loadavg()[0]!;
-    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms; stored ${snap!.allocations.length}; ${problems.length} problems; load ${loadAvg.toFixed(1)}; 1001st: ${extra}`);
+    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms, per-ADD p50 ${p50(latencies)} ms p95 ${p95(latencies)} ms; stored ${snap!.allocations.length}; ${problems.length} problems; load ${loadAvg.toFixed(1)}; 1001st: ${extra}`);
     return {
       loadAvg,
       ok: latencies.length,
@@ -320,43 +320,44 @@ async function main(): Promise<void> {
         log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
       }
     }
-    if (daemonsOnly) return;
-    const stampedeCount = quick ? 80 : 240;
-    const r1024 = { range: '198.18.0.0/22', size: 1024 };
-    for (const [procs, perProc] of [
-      [1, 8],
-      [4, 2],
-    ] as const) {
-      for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
-        const figs = [];
-        for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
-        results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
+    if (!daemonsOnly) {
+      const stampedeCount = quick ? 80 : 240;
+      const r1024 = { range: '198.18.0.0/22', size: 1024 };
+      for (const [procs, perProc] of [
+        [1, 8],
+        [4, 2],
+      ] as const) {
+        for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
+          const figs = [];
+          for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
+          results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
+        }
       }
+      const exact = { range: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', size: 1000 };
+      const pods = quick ? 200 : 1000;
+      for (let k = 0; k < runs; k++) {
+        log(`target run ${k + 1}: ${pods} pods, 4 daemons × 50 in flight`);
+        const r = await oneRun(cluster, 'service', 4, 50, pods, { ...exact, rangeEnd: quick ? '198.18.0.200' : exact.rangeEnd, size: pods });
+        // the 1001st must fail, clearly, with the range's size in the message
+        const store = openEtcdStore({ endpoints: cluster.endpoints() });
+        const ipam = parseWhereaboutsIpam({ type: 'whereabouts', range: exact.range, range_start: exact.rangeStart, range_end: quick ? '198.18.0.200' : exact.rangeEnd, network_name: r.networkName, datastore: 'etcd', etcd_host: cluster.endpoints().join(',') });
+        const svc = new WhereaboutsService({ storeFor: () => store, node: 'extra', log: silentLogger });
+        const extra = await svc.add(ipam, { containerId: 'one-too-many', podRef: 'bench/one-too-many', ifname: 'eth0', network: 'bench' }).then(
+          () => 'succeeded (wrong)',
+          (e: Error & { code?: number }) => `code ${e.code}: ${e.message}`,
+        );
+        await store.close();
+        results.target.push({ ...r, extra });
+        log(`target run ${k + 1} through the shim and 4 daemons`);
+        results.daemons.push(await throughDaemons(cluster, pods, 200, quick ? '198.18.0.200' : exact.rangeEnd));
+        results.hostLocal.push(await hostLocal(pods, 200));
+        log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
+      }
+      log('big range: /16 with 60,000 taken, and an empty /24');
+      results.big.slash16Ms = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10);
+      results.big.slash16NoCacheMs = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, false);
+      results.big.slash24Ms = await bigRange(cluster, '198.18.5.0/24', 0, 10);
     }
-    const exact = { range: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', size: 1000 };
-    const pods = quick ? 200 : 1000;
-    for (let k = 0; k < runs; k++) {
-      log(`target run ${k + 1}: ${pods} pods, 4 daemons × 50 in flight`);
-      const r = await oneRun(cluster, 'service', 4, 50, pods, { ...exact, rangeEnd: quick ? '198.18.0.200' : exact.rangeEnd, size: pods });
-      // the 1001st must fail, clearly, with the range's size in the message
-      const store = openEtcdStore({ endpoints: cluster.endpoints() });
-      const ipam = parseWhereaboutsIpam({ type: 'whereabouts', range: exact.range, range_start: exact.rangeStart, range_end: quick ? '198.18.0.200' : exact.rangeEnd, network_name: r.networkName, datastore: 'etcd', etcd_host: cluster.endpoints().join(',') });
-      const svc = new WhereaboutsService({ storeFor: () => store, node: 'extra', log: silentLogger });
-      const extra = await svc.add(ipam, { containerId: 'one-too-many', podRef: 'bench/one-too-many', ifname: 'eth0', network: 'bench' }).then(
-        () => 'succeeded (wrong)',
-        (e: Error & { code?: number }) => `code ${e.code}: ${e.message}`,
-      );
-      await store.close();
-      results.target.push({ ...r, extra });
-      log(`target run ${k + 1} through the shim and 4 daemons`);
-      results.daemons.push(await throughDaemons(cluster, pods, 200, quick ? '198.18.0.200' : exact.rangeEnd));
-      results.hostLocal.push(await hostLocal(pods, 200));
-      log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
-    }
-    log('big range: /16 with 60,000 taken, and an empty /24');
-    results.big.slash16Ms = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10);
-    results.big.slash16NoCacheMs = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, false);
-    results.big.slash24Ms = await bigRange(cluster, '198.18.5.0/24', 0, 10);
   } finally {
     await cluster.close();
   }
