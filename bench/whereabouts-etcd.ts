@@ -1,6 +1,9 @@
 /**
  * Whereabouts on etcd, measured on a real 3-member etcd 3.4 cluster on 127.0.0.1 (started here,
- * stopped at the end): `npx tsx bench/whereabouts-etcd.ts [--runs N] [--quick] [--no-write]`.
+ * stopped at the end): `npx tsx bench/whereabouts-etcd.ts [--runs N] [--quick] [--no-write]`;
+ * `--daemons-only` runs only the target through the shim and 4 daemons (and host-local beside
+ * it), N times, and puts those rows into the last full run's results; `--big-only` prints the
+ * /16 ADDs with the store's pool copy on and off.
  *
  * 1. The stampede: 8 concurrent allocators taking the lowest free address, in one process and
  *    across 4 processes, with and without per-pool serialisation inside a process, and the
@@ -20,6 +23,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { silentLogger } from '../daemon/log';
+import { MAX_COMMIT_WRITES } from '../daemon/whereabouts/add-batch';
 import { openEtcdStore } from '../daemon/whereabouts/etcd-store';
 import { WhereaboutsService } from '../daemon/whereabouts/ipam-service';
 import type { StoreWrite } from '../daemon/whereabouts/store';
@@ -29,7 +33,7 @@ import { run } from '../test/helpers/sh';
 import { startWbNode, stopWbNode, type WbNode } from '../test/helpers/whereabouts-etcd-nodes';
 import { WB_SHIM } from '../test/helpers/whereabouts-lab';
 import { historyProblems } from '../test/helpers/whereabouts-lowest-free';
-import { renderEtcdBench, type EtcdBenchResults, type RunFigures } from './whereabouts-etcd-report';
+import { renderEtcdBench, type DaemonRun, type EtcdBenchResults, type RunFigures } from './whereabouts-etcd-report';
 import { p50, p95, pool as inParallel } from './stats';
 import type { Allocator, WorkerJob, WorkerResult } from './whereabouts-etcd-worker';
 
@@ -166,7 +170,7 @@ async function hostLocal(count: number, inFlight: number): Promise<RunFigures> {
  * etcd cluster, `count` ADDs of dist/cni/whereabouts (IPAM alone, as a runtime's bridge would
  * exec it) with `inFlight` at a time, spread over the daemons; then a 1001st, which must fail.
  */
-async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: number, rangeEnd: string): Promise<RunFigures & { extra: string }> {
+async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: number, rangeEnd: string): Promise<DaemonRun> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cdt-waeb-nodes-'));
   const nodes: WbNode[] = [];
   for (let n = 0; n < 4; n++) nodes.push(await startWbNode(root, `waeb-node-${n}`));
@@ -216,15 +220,20 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
     // ADDs whose shim gave up are still finishing in their daemons: let them drain first, or
     // the 1001st could find the pool not yet full
     const drain = openEtcdStore({ endpoints: cluster.endpoints() });
+    // (until the pool is full, or its count has not moved for 10 s: failed ADDs leave holes)
     const drainUntil = Date.now() + 300_000;
-    while (Date.now() < drainUntil) {
+    let held = -1;
+    let movedAt = Date.now();
+    while (Date.now() < drainUntil && Date.now() - movedAt < 10_000) {
       const [s] = await drain.read([{ networkName, range: '198.18.0.0/22' }], { deadline: Date.now() + 30_000 });
-      if (s!.allocations.length >= count) break;
+      if (s!.allocations.length !== held) movedAt = Date.now();
+      held = s!.allocations.length;
+      if (held >= count) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     await drain.close();
     const extraRun = await add(count);
-    const extra = extraRun.code === 0 ? 'succeeded (wrong)' : (() => {
+    const extra = extraRun.code === 0 ? (held < count ? `succeeded: the failed ADDs left ${count - held} addresses free` : 'succeeded (wrong)') : (() => {
       const e = JSON.parse(extraRun.stdout) as { code: number; msg: string };
       return `code ${e.code}: ${e.msg}`;
     })();
@@ -233,8 +242,10 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
     const resv = await store.readReservations(networkName, { deadline: Date.now() + 30_000 });
     await store.close();
     const problems = historyProblems([], snap!.allocations, resv);
-    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms; stored ${snap!.allocations.length}; ${problems.length} problems; 1001st: ${extra}`);
+    const loadAvg = os.loadavg()[0]!;
+    log(`  through 4 daemons: ${latencies.length}/${count} in ${wallMs} ms, per-ADD p50 ${p50(latencies)} ms p95 ${p95(latencies)} ms; stored ${snap!.allocations.length}; ${problems.length} problems; load ${loadAvg.toFixed(1)}; 1001st: ${extra}`);
     return {
+      loadAvg,
       ok: latencies.length,
       failed,
       duplicates: addresses.length - new Set(addresses).size + problems.filter((p) => p.startsWith('duplicate')).length,
@@ -253,10 +264,14 @@ async function throughDaemons(cluster: EtcdCluster, count: number, inFlight: num
   }
 }
 
-/** ms for each of `n` sequential ADDs through the service into `range`, after `taken` are stored */
-async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: number): Promise<number[]> {
+/**
+ * ms for each of `n` sequential ADDs through the service into `range`, after `taken` are
+ * stored by another client; `cache` false reads the whole pool on every ADD (no cached copy).
+ * The first ADD reads the pool in full either way.
+ */
+async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: number, cache = true): Promise<number[]> {
   const networkName = `bench${process.pid}big${netSeq++}`;
-  const store = openEtcdStore({ endpoints: cluster.endpoints() });
+  const store = openEtcdStore({ endpoints: cluster.endpoints(), cache });
   const base = range.split('/')[0]!.split('.').map(Number);
   const writes: StoreWrite[] = [];
   for (let o = 1; o <= taken; o++) {
@@ -265,9 +280,9 @@ async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: n
     const pool = { networkName, range };
     writes.push({ op: 'create', pool, allocation }, { op: 'reserve', reservation: { networkName, address, containerId: allocation.containerId, podRef: allocation.podRef, ifname: 'eth0', pool } });
   }
-  // etcd takes at most 128 operations per transaction (--max-txn-ops)
+  // etcd takes at most 128 operations per transaction (--max-txn-ops), the pod index included
   const batches: StoreWrite[][] = [];
-  for (let i = 0; i < writes.length; i += 128) batches.push(writes.slice(i, i + 128));
+  for (let i = 0; i < writes.length; i += MAX_COMMIT_WRITES) batches.push(writes.slice(i, i + MAX_COMMIT_WRITES));
   await inParallel(batches, 8, async (b) => {
     if (!(await store.commit(b, { deadline: Date.now() + 60_000 }))) throw new Error('fill commit lost');
   });
@@ -286,57 +301,82 @@ async function bigRange(cluster: EtcdCluster, range: string, taken: number, n: n
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const quick = argv.includes('--quick');
+  const daemonsOnly = argv.includes('--daemons-only');
   const runsArg = argv.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : quick ? 1 : 3;
   const started = Date.now();
   const cluster = await EtcdCluster.start({ prefix: 'waeb' });
   const results: EtcdBenchResults = { date: new Date().toISOString(), runs, stampede: [], target: [], daemons: [], hostLocal: [], big: { slash16Ms: [], slash24Ms: [] }, command: '' };
   try {
-    const stampedeCount = quick ? 80 : 240;
-    const r1024 = { range: '198.18.0.0/22', size: 1024 };
-    for (const [procs, perProc] of [
-      [1, 8],
-      [4, 2],
-    ] as const) {
-      for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
-        const figs = [];
-        for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
-        results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
+    if (argv.includes('--big-only')) {
+      for (const cache of [true, false]) process.stdout.write(`cache ${cache}: ${JSON.stringify(await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, cache))}\n`);
+      return;
+    }
+    if (daemonsOnly) {
+      for (let k = 0; k < runs; k++) {
+        log(`target run ${k + 1} through the shim and 4 daemons`);
+        results.daemons.push(await throughDaemons(cluster, quick ? 200 : 1000, 200, quick ? '198.18.0.200' : '198.18.3.232'));
+        results.hostLocal.push(await hostLocal(quick ? 200 : 1000, 200));
+        log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
       }
     }
-    const exact = { range: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', size: 1000 };
-    const pods = quick ? 200 : 1000;
-    for (let k = 0; k < runs; k++) {
-      log(`target run ${k + 1}: ${pods} pods, 4 daemons × 50 in flight`);
-      const r = await oneRun(cluster, 'service', 4, 50, pods, { ...exact, rangeEnd: quick ? '198.18.0.200' : exact.rangeEnd, size: pods });
-      // the 1001st must fail, clearly, with the range's size in the message
-      const store = openEtcdStore({ endpoints: cluster.endpoints() });
-      const ipam = parseWhereaboutsIpam({ type: 'whereabouts', range: exact.range, range_start: exact.rangeStart, range_end: quick ? '198.18.0.200' : exact.rangeEnd, network_name: r.networkName, datastore: 'etcd', etcd_host: cluster.endpoints().join(',') });
-      const svc = new WhereaboutsService({ storeFor: () => store, node: 'extra', log: silentLogger });
-      const extra = await svc.add(ipam, { containerId: 'one-too-many', podRef: 'bench/one-too-many', ifname: 'eth0', network: 'bench' }).then(
-        () => 'succeeded (wrong)',
-        (e: Error & { code?: number }) => `code ${e.code}: ${e.message}`,
-      );
-      await store.close();
-      results.target.push({ ...r, extra });
-      log(`target run ${k + 1} through the shim and 4 daemons`);
-      results.daemons.push(await throughDaemons(cluster, pods, 200, quick ? '198.18.0.200' : exact.rangeEnd));
-      results.hostLocal.push(await hostLocal(pods, 200));
-      log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
+    if (!daemonsOnly) {
+      const stampedeCount = quick ? 80 : 240;
+      const r1024 = { range: '198.18.0.0/22', size: 1024 };
+      for (const [procs, perProc] of [
+        [1, 8],
+        [4, 2],
+      ] as const) {
+        for (const allocator of ['raw', 'raw-serial', 'service', 'service-lock'] as const) {
+          const figs = [];
+          for (let k = 0; k < runs; k++) figs.push(await oneRun(cluster, allocator, procs, perProc, stampedeCount, r1024));
+          results.stampede.push({ allocator, procs, perProc, count: stampedeCount, runs: figs });
+        }
+      }
+      const exact = { range: '198.18.0.0/22', rangeStart: '198.18.0.1', rangeEnd: '198.18.3.232', size: 1000 };
+      const pods = quick ? 200 : 1000;
+      for (let k = 0; k < runs; k++) {
+        log(`target run ${k + 1}: ${pods} pods, 4 daemons × 50 in flight`);
+        const r = await oneRun(cluster, 'service', 4, 50, pods, { ...exact, rangeEnd: quick ? '198.18.0.200' : exact.rangeEnd, size: pods });
+        // the 1001st must fail, clearly, with the range's size in the message
+        const store = openEtcdStore({ endpoints: cluster.endpoints() });
+        const ipam = parseWhereaboutsIpam({ type: 'whereabouts', range: exact.range, range_start: exact.rangeStart, range_end: quick ? '198.18.0.200' : exact.rangeEnd, network_name: r.networkName, datastore: 'etcd', etcd_host: cluster.endpoints().join(',') });
+        const svc = new WhereaboutsService({ storeFor: () => store, node: 'extra', log: silentLogger });
+        const extra = await svc.add(ipam, { containerId: 'one-too-many', podRef: 'bench/one-too-many', ifname: 'eth0', network: 'bench' }).then(
+          () => 'succeeded (wrong)',
+          (e: Error & { code?: number }) => `code ${e.code}: ${e.message}`,
+        );
+        await store.close();
+        results.target.push({ ...r, extra });
+        log(`target run ${k + 1} through the shim and 4 daemons`);
+        results.daemons.push(await throughDaemons(cluster, pods, 200, quick ? '198.18.0.200' : exact.rangeEnd));
+        results.hostLocal.push(await hostLocal(pods, 200));
+        log(`  host-local: ${JSON.stringify(results.hostLocal[results.hostLocal.length - 1])}`);
+      }
+      log('big range: /16 with 60,000 taken, and an empty /24');
+      results.big.slash16Ms = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10);
+      results.big.slash16NoCacheMs = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10, false);
+      results.big.slash24Ms = await bigRange(cluster, '198.18.5.0/24', 0, 10);
     }
-    log('big range: /16 with 60,000 taken, and an empty /24');
-    results.big.slash16Ms = await bigRange(cluster, '198.19.0.0/16', quick ? 6000 : 60_000, 10);
-    results.big.slash24Ms = await bigRange(cluster, '198.18.5.0/24', 0, 10);
   } finally {
     await cluster.close();
   }
-  results.command = `npx tsx bench/whereabouts-etcd.ts${quick ? ' --quick' : ''}${runsArg >= 0 ? ` --runs ${runs}` : ''} (as root; ${((Date.now() - started) / 60_000).toFixed(1)} min)`;
-  const md = renderEtcdBench(results);
+  const command = `npx tsx bench/whereabouts-etcd.ts${quick ? ' --quick' : ''}${daemonsOnly ? ' --daemons-only' : ''}${runsArg >= 0 ? ` --runs ${runs}` : ''} (as root; ${((Date.now() - started) / 60_000).toFixed(1)} min)`;
+  const resultsFile = path.join(REPO, 'bench/whereabouts-etcd-results.json');
+  let out = results;
+  if (daemonsOnly) {
+    // the target through the shim (and host-local beside it) replaces that of the last full run
+    out = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as EtcdBenchResults;
+    out.daemons = results.daemons;
+    out.hostLocal = results.hostLocal;
+    out.daemonsRun = { command, date: results.date, runs };
+  } else out.command = command;
+  const md = renderEtcdBench(out);
   if (argv.includes('--no-write') || quick) {
     process.stdout.write(md);
     return;
   }
-  fs.writeFileSync(path.join(REPO, 'bench/whereabouts-etcd-results.json'), JSON.stringify(results, null, 2));
+  fs.writeFileSync(resultsFile, JSON.stringify(out, null, 2));
   fs.writeFileSync(path.join(REPO, 'bench/whereabouts-etcd.md'), md);
   const benchFile = path.join(REPO, 'BENCHMARKS.md');
   const text = fs.readFileSync(benchFile, 'utf8');

@@ -4,17 +4,25 @@
  * and the whole batch commits as one all-or-nothing transaction. A member that fails alone
  * (its range is exhausted) fails alone; a member that names the same attachment as an earlier
  * one waits for the next round (its plan depends on the earlier one's commit), and so does
- * every member past the store's transaction size.
+ * every member past the store's transaction size. Each member's own writes are kept apart
+ * (`groups`), so a store that commits them one group at a time lets a member whose address
+ * another node took lose alone while the rest of the batch lands.
  */
 import { sameAttachment, type RangePlan } from './allocator';
 import { planAdd, samePool, type AddContext, type PlannedIp } from './add-plan';
 import type { PoolSnapshot, ReservationRecord, StoreWrite } from './store';
 
-/** etcd's default --max-txn-ops: one transaction takes at most this many operations */
-export const MAX_COMMIT_WRITES = 128;
+/**
+ * etcd's default --max-txn-ops is 128 operations per transaction, and the etcd store adds one
+ * key per allocation written or deleted (the pod index): 64 writes stay within it.
+ */
+export const MAX_COMMIT_WRITES = 64;
 
 export interface BatchPlan {
+  /** every member's writes, in member order */
   writes: StoreWrite[];
+  /** index into the members → its own writes (all or nothing for that member); none: it already holds its addresses */
+  groups: Map<number, StoreWrite[]>;
   /** index into the members → what it gets once `writes` commit */
   taken: Map<number, PlannedIp[]>;
   failed: Map<number, unknown>;
@@ -31,7 +39,7 @@ export function planAddBatch(
 ): BatchPlan {
   const work = snapshots.map((s) => ({ ...s, allocations: [...s.allocations] }));
   let held = [...reservations];
-  const out: BatchPlan = { writes: [], taken: new Map(), failed: new Map(), later: [] };
+  const out: BatchPlan = { writes: [], groups: new Map(), taken: new Map(), failed: new Map(), later: [] };
   const planned: AddContext[] = [];
   members.forEach((ctx, i) => {
     const clash = planned.some((p) => sameAttachment(p.who, ctx.who) || (p.who.containerId === ctx.who.containerId && p.who.ifname === ctx.who.ifname));
@@ -53,6 +61,7 @@ export function planAddBatch(
       }
     }
     out.writes.push(...plan.writes);
+    if (plan.writes.length > 0) out.groups.set(i, plan.writes);
     out.taken.set(i, plan.ips);
     planned.push(ctx);
   });

@@ -8,6 +8,13 @@
  *
  *   /whereabouts/<net>/pools/<range>/<offset>      → AllocationRecord (JSON)
  *   /whereabouts/<net>/reservations/<address>      → ReservationRecord (JSON)
+ *   /whereabouts/<net>/pods/<range>/<who>/<ifname> → { offset, containerId } (JSON)
+ *
+ * The pods key is the index that makes "one address per pod + ifname per pool" a condition
+ * of the store rather than of one node's read: it is created, if absent, in the transaction
+ * that creates the allocation, and deleted in the one that deletes it. <who> is `pod:` and
+ * the podRef, or `container:` and the container id when there is no podRef (Whereabouts'
+ * identity), percent-encoded like <ifname>.
  *
  * <net> is `_` when network_name is unset, otherwise the name with every character outside
  * [A-Za-z0-9.-] percent-encoded (so a network literally named `_` cannot collide with the
@@ -36,18 +43,6 @@ export function poolPrefix(pool: PoolRef): string {
   return `${ROOT}${netSegment(pool.networkName)}/pools/${rangeSegment(pool.range)}/`;
 }
 
-/** the pool an allocation key belongs to; undefined for any other key */
-export function poolOfKey(key: string): PoolRef | undefined {
-  const m = /^\/whereabouts\/([^/]+)\/pools\/([^/]+)\/[0-9]+$/.exec(key);
-  if (!m) return undefined;
-  const net = m[1] === '_' ? '' : decodeURIComponent(m[1]!);
-  const seg = m[2]!;
-  const dash = seg.lastIndexOf('-');
-  const addr = seg.slice(0, dash);
-  const range = `${addr.includes('.') ? addr : addr.replace(/-/g, ':')}/${seg.slice(dash + 1)}`;
-  return { networkName: net, range };
-}
-
 export function allocationKey(pool: PoolRef, offset: string): string {
   if (!/^(0|[1-9][0-9]*)$/.test(offset)) throw new Error(`allocation offset ${JSON.stringify(offset)} is not a decimal number`);
   return `${poolPrefix(pool)}${offset}`;
@@ -66,8 +61,8 @@ export function reservationKey(r: Pick<ReservationRecord, 'networkName' | 'addre
  * What a key under ROOT names: an allocation's pool, a reservation's network_name, or neither;
  * the inverse of netSegment and rangeSegment (the last `-` of a range is its `/`).
  */
-export function keyKind(key: string): { kind: 'pool'; pool: PoolRef } | { kind: 'reservation'; networkName: string } | { kind: 'other' } {
-  const m = /^\/whereabouts\/([^/]+)\/(pools\/([^/]+)|reservations)\//.exec(key);
+export function keyKind(key: string): { kind: 'pool'; pool: PoolRef } | { kind: 'reservation' | 'pods'; networkName: string } | { kind: 'other' } {
+  const m = /^\/whereabouts\/([^/]+)\/(pools\/([^/]+)|reservations|pods)\//.exec(key);
   if (!m) return { kind: 'other' };
   let networkName: string;
   try {
@@ -75,8 +70,24 @@ export function keyKind(key: string): { kind: 'pool'; pool: PoolRef } | { kind: 
   } catch {
     return { kind: 'other' };
   }
+  if (m[2] === 'pods') return { kind: 'pods', networkName };
   if (m[3] === undefined) return { kind: 'reservation', networkName };
   return { kind: 'pool', pool: { networkName, range: m[3].replace(/-([0-9]+)$/, '/$1').replace(/-/g, ':') } };
+}
+
+/** the prefix of every pod-index key of one network_name (ends in `/`) */
+export function podIndexPrefix(networkName: string): string {
+  return `${ROOT}${netSegment(networkName)}/pods/`;
+}
+
+/** the index key of one attachment (pod + ifname, or container + ifname) in one pool */
+export function podKey(pool: PoolRef, who: Pick<AllocationRecord, 'podRef' | 'containerId' | 'ifname'>): string {
+  const id = who.podRef !== '' ? `pod:${who.podRef}` : `container:${who.containerId}`;
+  return `${ROOT}${netSegment(pool.networkName)}/pods/${rangeSegment(pool.range)}/${encodeURIComponent(id)}/${encodeURIComponent(who.ifname)}`;
+}
+
+export function encodePodIndex(a: AllocationRecord): string {
+  return JSON.stringify({ offset: a.offset, containerId: a.containerId });
 }
 
 /** etcd's range_end for "every key with this prefix" */

@@ -4,13 +4,19 @@
  *
  * - `commit()` is one etcd transaction: create/reserve compare create_revision == 0 (absent),
  *   delete/unreserve compare the mod_revision at which this containerId + ifname was seen to
- *   hold the key. All or nothing, so an allocation and its reservation land together.
+ *   hold the key. All or nothing, so an allocation and its reservation land together. A new
+ *   allocation also creates its pod index key if absent (etcd-keys.ts), so two nodes that
+ *   both saw a pod without an address cannot both give it one, even when they pick
+ *   different addresses.
  * - A commit whose response was lost can be retried by the client library and then fail its
  *   own compare. The failure branch therefore reads the keys back: when every created key
  *   holds exactly our bytes and every deleted key is gone, the transaction was ours and
  *   commit() answers true. An answer is the truth, never "false but written".
- * - `read()` pages through each pool at the revision of its first page, so every pool of one
- *   call is seen at one revision (the header revision, returned as PoolSnapshot.revision).
+ * - `read()` sees every pool of one call at one revision (returned as PoolSnapshot.revision).
+ *   A pool read before is brought up to date from this store's copy of it with one range of
+ *   the keys modified since and a count (etcd-cache.ts), so a big pool is not sent and
+ *   decoded whole on every ADD; a pool not read before is read in pages, pinned to the
+ *   revision of the first page. The reservations of a network_name are read the same way.
  * - Every call carries a gRPC deadline (the caller's, capped at MAX_CALL_MS) and is also
  *   raced against a timer; recoverable failures are retried until the deadline, and any
  *   failure is a StoreUnavailableError naming the endpoints.
@@ -20,9 +26,12 @@ import { noop } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
 import type { IKeyValue, IRequestOp, ICompare } from 'etcd3/lib/rpc';
 import type { Datastore } from '../../shared/whereabouts-config';
+import { MAX_COMMIT_WRITES } from './add-batch';
+import { catchUp } from './etcd-cache';
 import * as keys from './etcd-keys';
 import {
   StoreUnavailableError,
+  type AllocationRecord,
   type PoolRef,
   type PoolSnapshot,
   type ReservationRecord,
@@ -39,7 +48,14 @@ import {
 export type EtcdStoreConfig = Omit<Extract<Datastore, { kind: 'etcd' }>, 'kind'> & {
   /** keys per range page (default 5000); tests make it small to cross page boundaries */
   pageSize?: number;
+  /** false: read every pool in full on every read, no cached copy (the bench's "before") */
+  cache?: boolean;
 };
+
+interface CachedPrefix<T> {
+  revision: string;
+  entries: Map<string, T>;
+}
 
 /** no single gRPC call waits longer than this, whatever the caller's deadline */
 export const MAX_CALL_MS = 10_000;
@@ -64,20 +80,49 @@ function writeValue(w: StoreWrite): string {
 }
 
 /**
+ * One key of a transaction: `absent` compares create_revision == 0; `holder` compares the
+ * mod_revision at which `remove`'s containerId + ifname was seen to hold it; `none` compares
+ * nothing (the pod index of an allocation being deleted: the allocation's own compare decides).
+ * With `put` the key is written, otherwise deleted.
+ */
+interface KeyOp {
+  key: string;
+  guard: 'absent' | 'holder' | 'none';
+  remove?: StoreWrite;
+  put?: string;
+}
+
+/**
  * One operation per key: a delete or unreserve followed by a create or reserve of the same key
  * (a re-created sandbox keeps its address under a new container id) is one replace, compared
- * on the holder's mod_revision; etcd refuses a transaction that names a key twice.
+ * on the holder's mod_revision; etcd refuses a transaction that names a key twice. Every new
+ * allocation also creates its pod index key (absent, or the commit fails: that pod + ifname
+ * already holds an address in the pool, whichever node wrote it), and every allocation
+ * deleted other than by a replace deletes its pod index key.
  */
-function keyOps(writes: StoreWrite[]): Array<{ key: string; remove?: StoreWrite; put?: StoreWrite }> {
-  const ops: Array<{ key: string; remove?: StoreWrite; put?: StoreWrite }> = [];
+function keyOps(writes: StoreWrite[]): KeyOp[] {
+  const ops: KeyOp[] = [];
   for (const w of writes) {
     const key = writeKey(w);
     const putting = w.op === 'create' || w.op === 'reserve';
-    const prior = putting ? ops.find((o) => o.key === key && o.remove && !o.put) : undefined;
-    if (prior) prior.put = w;
-    else ops.push(putting ? { key, put: w } : { key, remove: w });
+    const prior = putting ? ops.find((o) => o.key === key && o.remove && o.put === undefined) : undefined;
+    if (prior) prior.put = writeValue(w);
+    else ops.push(putting ? { key, guard: 'absent', put: writeValue(w) } : { key, guard: 'holder', remove: w });
   }
-  return ops;
+  const index: KeyOp[] = [];
+  for (const o of ops) {
+    const w = o.put !== undefined ? writes.find((x) => writeKey(x) === o.key && (x.op === 'create' || x.op === 'reserve')) : o.remove;
+    if (w === undefined || (w.op !== 'create' && w.op !== 'delete')) continue;
+    if (o.remove && o.put !== undefined) continue; // a replace: same pod, same address, the index stays
+    const key = keys.podKey(w.pool, w.allocation);
+    const same = index.find((x) => x.key === key);
+    if (w.op === 'create') {
+      const put = keys.encodePodIndex(w.allocation);
+      if (same) Object.assign(same, { guard: 'none', put });
+      else index.push({ key, guard: 'absent', put });
+    } else if (!same) index.push({ key, guard: 'none' });
+  }
+  return [...ops, ...index];
 }
 
 /** the holder a delete/unreserve must find: containerId + ifname */
@@ -98,8 +143,13 @@ function retryable(err: Error): boolean {
 
 export class EtcdStore implements WhereaboutsStore {
   readonly endpoint: string;
+  readonly onePerAttachment = true;
   private readonly client: Etcd3;
   private readonly page: number;
+  private readonly caching: boolean;
+  /** what each pool and reservation prefix held when last read here, and at which revision */
+  private readonly pools = new Map<string, CachedPrefix<AllocationRecord>>();
+  private readonly reservations = new Map<string, CachedPrefix<ReservationRecord>>();
 
   constructor(cfg: EtcdStoreConfig) {
     if (cfg.endpoints.length === 0) throw new StoreUnavailableError('etcd', 'no etcd endpoints configured (etcd_host)');
@@ -133,6 +183,7 @@ export class EtcdStore implements WhereaboutsStore {
     }
     this.client = new Etcd3(opts);
     this.page = cfg.pageSize ?? PAGE;
+    this.caching = cfg.cache ?? true;
   }
 
   /**
@@ -182,13 +233,13 @@ export class EtcdStore implements WhereaboutsStore {
   }
 
   /** every key under `prefix`, at `revision` when given, in pages; returns the revision read */
-  private async rangeAll(prefix: string, revision: string | undefined, deadline: Date): Promise<{ kvs: IKeyValue[]; revision: string }> {
+  private async rangeAll(prefix: string, revision: string | undefined, deadline: Date, keysOnly = false): Promise<{ kvs: IKeyValue[]; revision: string }> {
     const end = keys.prefixEnd(prefix);
     const kvs: IKeyValue[] = [];
     let from = Buffer.from(prefix, 'utf8');
     let rev = revision;
     for (;;) {
-      const res = await this.client.kv.range({ key: from, range_end: end, limit: this.page, revision: rev ?? 0 }, { deadline });
+      const res = await this.client.kv.range({ key: from, range_end: end, limit: this.page, revision: rev ?? 0, keys_only: keysOnly }, { deadline });
       rev ??= res.header.revision;
       kvs.push(...res.kvs);
       const last = res.kvs[res.kvs.length - 1];
@@ -197,24 +248,63 @@ export class EtcdStore implements WhereaboutsStore {
     }
   }
 
+  /**
+   * Every record under each prefix, all at one revision. A prefix read before is brought up
+   * to date from its cached copy (etcd-cache.ts): one transaction asks, for all of them, for
+   * the keys modified since and for the number of keys; only when a key was deleted since is
+   * the prefix listed again (keys only). A prefix not read before is read in full.
+   */
+  private async readPrefixes<T>(cache: Map<string, CachedPrefix<T>>, prefixes: string[], decode: (text: string, key: string) => T, deadline: Date): Promise<{ maps: Array<Map<string, T>>; revision: string }> {
+    const decoded = (kvs: IKeyValue[]) => kvs.map((kv): [string, T] => {
+      const key = kv.key.toString('utf8');
+      return [key, decode(kv.value.toString('utf8'), key)];
+    });
+    const maps: Array<Map<string, T> | undefined> = prefixes.map(() => undefined);
+    const hits = prefixes.map((p, i) => i).filter((i) => this.caching && cache.has(prefixes[i]!)).slice(0, MAX_COMMIT_WRITES); // two operations each
+    let revision: string | undefined;
+    if (hits.length > 0) {
+      const success: IRequestOp[] = hits.flatMap((i) => {
+        const key = Buffer.from(prefixes[i]!, 'utf8');
+        const range_end = keys.prefixEnd(prefixes[i]!);
+        const since = (BigInt(cache.get(prefixes[i]!)!.revision) + 1n).toString();
+        return [{ request_range: { key, range_end, min_mod_revision: since } }, { request_range: { key, range_end, count_only: true } }];
+      });
+      const res = await this.client.kv.txn({ compare: [], success, failure: [] }, { deadline });
+      revision = res.header.revision;
+      for (const [j, i] of hits.entries()) {
+        const cached = cache.get(prefixes[i]!)!.entries;
+        const modified = decoded(res.responses[2 * j]!.response_range.kvs);
+        const count = Number(res.responses[2 * j + 1]!.response_range.count);
+        let next = catchUp(cached, modified, count);
+        if (next === undefined && count < cached.size + modified.length) {
+          const present = await this.rangeAll(prefixes[i]!, revision, deadline, true);
+          next = catchUp(cached, modified, count, new Set(present.kvs.map((kv) => kv.key.toString('utf8'))));
+        }
+        maps[i] = next;
+      }
+    }
+    for (const [i, prefix] of prefixes.entries()) {
+      if (maps[i] !== undefined) continue;
+      const r = await this.rangeAll(prefix, revision, deadline);
+      revision = r.revision;
+      maps[i] = new Map(decoded(r.kvs));
+    }
+    const at = revision!;
+    if (this.caching) for (const [i, prefix] of prefixes.entries()) cache.set(prefix, { revision: at, entries: maps[i]! });
+    return { maps: maps as Array<Map<string, T>>, revision: at };
+  }
+
   read(pools: PoolRef[], opts: StoreDeadline): Promise<PoolSnapshot[]> {
     return this.bounded('read', opts, async (deadline) => {
-      const out: PoolSnapshot[] = [];
-      let revision: string | undefined;
-      for (const pool of pools) {
-        const r = await this.rangeAll(keys.poolPrefix(pool), revision, deadline);
-        revision = r.revision;
-        const allocations = r.kvs.map((kv) => keys.decodeAllocation(kv.value.toString('utf8'), kv.key.toString('utf8')));
-        out.push({ pool, allocations, revision: r.revision });
-      }
-      return out;
+      const r = await this.readPrefixes(this.pools, pools.map(keys.poolPrefix), keys.decodeAllocation, deadline);
+      return pools.map((pool, i) => ({ pool, allocations: [...r.maps[i]!.values()], revision: r.revision }));
     });
   }
 
   readReservations(networkName: string, opts: StoreDeadline): Promise<ReservationRecord[]> {
     return this.bounded('read reservations', opts, async (deadline) => {
-      const r = await this.rangeAll(keys.reservationPrefix(networkName), undefined, deadline);
-      return r.kvs.map((kv) => keys.decodeReservation(kv.value.toString('utf8'), kv.key.toString('utf8')));
+      const r = await this.readPrefixes(this.reservations, [keys.reservationPrefix(networkName)], keys.decodeReservation, deadline);
+      return [...r.maps[0]!.values()];
     });
   }
 
@@ -231,8 +321,15 @@ export class EtcdStore implements WhereaboutsStore {
         const key = kv.key.toString('utf8');
         const k = keys.keyKind(key);
         if (k.kind === 'pool') pools.push(k.pool);
+        // skip past the whole prefix this key belongs to, so the cost is one read per prefix, not per key
         from =
-          k.kind === 'pool' ? keys.prefixEnd(keys.poolPrefix(k.pool)) : k.kind === 'reservation' ? keys.prefixEnd(keys.reservationPrefix(k.networkName)) : Buffer.concat([kv.key, Buffer.from([0])]);
+          k.kind === 'pool'
+            ? keys.prefixEnd(keys.poolPrefix(k.pool))
+            : k.kind === 'reservation'
+              ? keys.prefixEnd(keys.reservationPrefix(k.networkName))
+              : k.kind === 'pods'
+                ? keys.prefixEnd(keys.podIndexPrefix(k.networkName))
+                : Buffer.concat([kv.key, Buffer.from([0])]);
       }
     });
   }
@@ -245,7 +342,7 @@ export class EtcdStore implements WhereaboutsStore {
     return this.bounded('commit', opts, async (deadline) => {
       const compare: ICompare[] = [];
       const success: IRequestOp[] = [];
-      const removing = ops.map((o, i) => (o.remove ? i : -1)).filter((i) => i >= 0);
+      const removing = ops.map((o, i) => (o.guard === 'holder' ? i : -1)).filter((i) => i >= 0);
       // a delete must find its holder: read those keys first, then compare their mod_revision
       const seen = new Map<number, IKeyValue>();
       if (removing.length > 0) {
@@ -262,9 +359,9 @@ export class EtcdStore implements WhereaboutsStore {
       }
       for (const [i, o] of ops.entries()) {
         const key = Buffer.from(ks[i]!, 'utf8');
-        if (o.remove) compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: seen.get(i)!.mod_revision });
-        else compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
-        if (o.put) success.push({ request_put: { key, value: Buffer.from(writeValue(o.put), 'utf8') } });
+        if (o.guard === 'holder') compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: seen.get(i)!.mod_revision });
+        else if (o.guard === 'absent') compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+        if (o.put !== undefined) success.push({ request_put: { key, value: Buffer.from(o.put, 'utf8') } });
         else success.push({ request_delete_range: { key } });
       }
       const failure: IRequestOp[] = ks.map((k) => ({ request_range: { key: Buffer.from(k, 'utf8') } }));
@@ -273,7 +370,7 @@ export class EtcdStore implements WhereaboutsStore {
       // lost answer, retried by the client: was the transaction that made our compares fail ours?
       return ops.every((o, i) => {
         const kv = res.responses[i]?.response_range?.kvs[0];
-        if (o.put) return kv !== undefined && kv.value.toString('utf8') === writeValue(o.put);
+        if (o.put !== undefined) return kv !== undefined && kv.value.toString('utf8') === o.put;
         return kv === undefined;
       });
     });

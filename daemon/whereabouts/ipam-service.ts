@@ -6,19 +6,33 @@
  * order so two multi-pool ADDs never wait on each other), so only other nodes can race us;
  * the ADDs that pile up behind a busy pool go together, one read and one commit for all.
  */
-import { CheckFailedError, DaemonUnavailableError, TryAgainLaterError } from '../../shared/errors';
+import { CheckFailedError, DaemonUnavailableError, RangeExhaustedError, TryAgainLaterError } from '../../shared/errors';
 import type { WhereaboutsIpam } from '../../shared/whereabouts-config';
 import { KeyedQueue } from '../keyed-queue';
 import type { Logger } from '../log';
 import { planRange, type Claimant } from './allocator';
 import { planAddBatch } from './add-batch';
 import { planRelease, type PlannedIp } from './add-plan';
-import { StoreUnavailableError, type AllocationRecord, type PoolRef, type WhereaboutsStore } from './store';
+import { StoreUnavailableError, type AllocationRecord, type PoolRef, type StoreWrite, type WhereaboutsStore } from './store';
 
 /** ADD, DEL, CHECK and GC answer within this (code 11 when the store does not) */
 export const VERB_DEADLINE_MS = 10_000;
+/**
+ * An ADD gives up on lost races (code 11) once it has lost at least this many commits in a
+ * row and its deadline has passed: on a starved machine one slow round can outlast the
+ * deadline, and that is not a race lost.
+ */
+export const GIVE_UP_LOSSES = 3;
+/** after a lost race, the batches of that ipam config commit member by member for this long */
+export const CONTENDED_MS = 2_000;
 /** STATUS answers within this (code 50 when the store does not) */
 export const STATUS_DEADLINE_MS = 5_000;
+
+/**
+ * Why an ADD failed: its range was full; the store did not answer; its commit kept losing to
+ * other nodes until its deadline; its plugin hung up first; anything else (a bad record).
+ */
+export type AddFailureReason = 'exhausted' | 'store_unavailable' | 'lost_races' | 'plugin_gone' | 'other';
 
 export interface Attachment extends Claimant {
   /** the CNI network name (config `name`) */
@@ -47,12 +61,16 @@ export class WhereaboutsService {
   private readonly queue = new KeyedQueue();
   /** ADDs waiting for their pools' queue, by store + ipam config: the next batch */
   private readonly openBatches = new Map<string, PendingAdd[]>();
+  /** when a commit of the batches by this key last lost a race */
+  private readonly lastLoss = new Map<string, number>();
   private readonly now: () => number;
   private readonly deadlineMs: number;
   /** commits that lost a race and were retried (bench and metrics) */
   conflicts = 0;
   /** ADDs dropped because their plugin hung up while they waited */
   dropped = 0;
+  /** failed ADDs by reason, since start (metrics) */
+  readonly addFailures: Record<AddFailureReason, number> = { exhausted: 0, store_unavailable: 0, lost_races: 0, plugin_gone: 0, other: 0 };
 
   constructor(private readonly opts: ServiceOptions) {
     this.now = opts.now ?? Date.now;
@@ -75,52 +93,103 @@ export class WhereaboutsService {
       this.openBatches.set(key, batch);
       void this.queued(store, poolsOf(ipam), async () => {
         this.openBatches.delete(key);
-        await this.runBatch(store, ipam, batch);
+        await this.runBatch(store, ipam, key, batch);
       });
     });
   }
 
-  private async runBatch(store: WhereaboutsStore, ipam: WhereaboutsIpam, batch: PendingAdd[]): Promise<void> {
+  /**
+   * Rounds of read, plan, commit until every member is answered. A batch commits as one
+   * all-or-nothing write while its pools are quiet; once a commit on them has lost a race
+   * (within CONTENDED_MS, here or in this batch), and if the store itself keeps one address
+   * per pod + ifname (onePerAttachment), each member's writes commit on their own, all at
+   * once: a member whose address another node took loses alone and is planned again on a
+   * fresh read, while the rest land. A member fails with code 11 once it has lost
+   * GIVE_UP_LOSSES commits in a row and its deadline (set when it is first planned, renewed
+   * whenever a round lands anything) has passed; every store call has the verb deadline to
+   * answer (code 11 naming the store otherwise).
+   */
+  private async runBatch(store: WhereaboutsStore, ipam: WhereaboutsIpam, key: string, batch: PendingAdd[]): Promise<void> {
     const plans = ipam.ranges.map((r) => planRange(r, ipam.gateway));
     const pools = poolsOf(ipam);
-    let todo = batch;
-    let deadline = this.now() + this.deadlineMs;
-    const fail = (members: PendingAdd[], err: unknown) => members.forEach((m) => m.reject(err));
-    for (let tries = 1; todo.length > 0; ) {
+    let todo: Member[] = batch.map((m) => ({ ...m, losses: 0 }));
+    /** consecutive rounds in which this batch lost every commit it tried */
+    let dry = 0;
+    const fail = (m: Member, reason: AddFailureReason, err: unknown) => {
+      this.addFailures[reason]++;
+      m.reject(err);
+    };
+    while (todo.length > 0) {
       todo = todo.filter((m) => {
         if (!m.gone()) return true;
         this.dropped++;
-        m.reject(new TryAgainLaterError('ADD: the plugin hung up before an address was allocated'));
+        fail(m, 'plugin_gone', new TryAgainLaterError('ADD: the plugin hung up before an address was allocated'));
         return false;
       });
+      const now = this.now();
+      const [late, live] = partition(todo, (m) => m.losses >= GIVE_UP_LOSSES && m.deadline !== undefined && now >= m.deadline);
+      for (const m of late) fail(m, 'lost_races', this.lostRaces('ADD', store, ipam, m.losses));
+      todo = live;
       if (todo.length === 0) return;
+      for (const m of todo) m.deadline ??= now + this.deadlineMs;
+      // each store call has the whole verb deadline: whether the store answers is judged per
+      // call, whether we keep losing races between rounds (above)
+      const call = () => ({ deadline: this.now() + this.deadlineMs });
       let round: ReturnType<typeof planAddBatch>;
+      let landed: Map<number, boolean | StoreUnavailableError>;
       try {
-        const snapshots = await store.read(pools, { deadline });
-        const reservations = ipam.overlappingRanges ? await store.readReservations(ipam.networkName, { deadline }) : [];
-        const now = this.now();
-        const ctx = todo.map((m) => ({ who: m.who, network: m.who.network, node: this.opts.node, now, overlapping: ipam.overlappingRanges }));
+        const snapshots = await store.read(pools, call());
+        const reservations = ipam.overlappingRanges ? await store.readReservations(ipam.networkName, call()) : [];
+        const at = this.now();
+        const ctx = todo.map((m) => ({ who: m.who, network: m.who.network, node: this.opts.node, now: at, overlapping: ipam.overlappingRanges }));
         round = planAddBatch(plans, snapshots, reservations, ctx);
-        if (round.writes.length > 0 && !(await store.commit(round.writes, { deadline }))) round = { ...round, writes: [], taken: new Map(), later: todo.map((_, i) => i) };
-        else tries = 0;
+        const separately = store.onePerAttachment === true && this.now() - (this.lastLoss.get(key) ?? -Infinity) < CONTENDED_MS;
+        landed = await commitGroups(store, round.groups, separately, call());
       } catch (err) {
-        return fail(todo, storeError(err, 'ADD'));
+        for (const m of todo) fail(m, err instanceof StoreUnavailableError ? 'store_unavailable' : 'other', storeError(err, 'ADD'));
+        return;
       }
-      for (const [i, err] of round.failed) todo[i]!.reject(err);
-      for (const [i, ips] of round.taken) todo[i]!.resolve(ips.map((ip: PlannedIp) => ({ address: ip.address, prefix: ip.prefix, range: ip.pool.range })));
-      todo = round.later.filter((i) => !round.failed.has(i)).map((i) => todo[i]!);
-      if (tries === 0) {
-        // progress: the members left start their own verb deadline now
-        deadline = this.now() + this.deadlineMs;
-        tries = 1;
-        continue;
+      const next: Member[] = [];
+      let won = 0;
+      let lost = 0;
+      todo.forEach((m, i) => {
+        const err = round.failed.get(i);
+        if (err !== undefined) return fail(m, err instanceof RangeExhaustedError ? 'exhausted' : 'other', err);
+        const ips = round.taken.get(i);
+        if (ips === undefined) return void next.push(m); // waits for a later round: repeat of a pod, or past the write budget
+        const answer = landed.get(i);
+        if (answer instanceof StoreUnavailableError) return fail(m, 'store_unavailable', storeError(answer, 'ADD'));
+        if (answer === false) {
+          m.losses++;
+          lost++;
+          return void next.push(m);
+        }
+        if (round.groups.has(i)) won++;
+        m.resolve(ips.map((ip: PlannedIp) => ({ address: ip.address, prefix: ip.prefix, range: ip.pool.range })));
+      });
+      todo = next;
+      if (lost === 0 || won > 0) {
+        // progress: whoever is left starts a fresh deadline
+        dry = 0;
+        const renewed = this.now() + this.deadlineMs;
+        for (const m of todo) m.deadline = renewed;
       }
+      if (lost === 0) continue;
       this.conflicts++;
-      if (this.now() >= deadline) {
-        return fail(todo, new TryAgainLaterError(`ADD: the store at ${store.endpoint} kept refusing our writes (${tries} conflicting attempts in ${this.deadlineMs / 1000} s)`));
-      }
-      await pause(tries++);
+      this.lastLoss.set(key, this.now());
+      if (won === 0) dry++;
+      await pause(Math.max(1, dry));
     }
+  }
+
+  /** code 11 for a verb that kept losing its commit to other nodes until its deadline passed */
+  private lostRaces(verb: string, store: WhereaboutsStore, ipam: WhereaboutsIpam, losses: number): TryAgainLaterError {
+    const ranges = ipam.ranges.map((r) => r.range).join(', ');
+    const net = ipam.networkName ? ` (network_name ${ipam.networkName})` : '';
+    return new TryAgainLaterError(
+      `${verb}: lost ${losses} commit${losses === 1 ? '' : 's'} in a row to other nodes allocating from ${ranges}${net} at ${store.endpoint}; the ${this.deadlineMs / 1000} s deadline passed`,
+      'the runtime may retry',
+    );
   }
 
   /** Releases what container id + ifname holds in the config's pools; nothing held is success. */
@@ -186,10 +255,10 @@ export class WhereaboutsService {
         const result = await this.guard(verb, () => attempt(store, pools, deadline));
         if (result !== undefined) return result;
         this.conflicts++;
-        if (this.now() >= deadline) {
-          throw new TryAgainLaterError(`${verb}: the store at ${store.endpoint} kept refusing our writes (${tries} conflicting attempts in ${this.deadlineMs / 1000} s)`);
-        }
         await pause(tries);
+        if (this.now() >= deadline) {
+          throw this.lostRaces(verb, store, ipam, tries);
+        }
       }
     });
   }
@@ -228,4 +297,43 @@ interface PendingAdd {
   gone: () => boolean;
   resolve: (ips: AllocatedIp[]) => void;
   reject: (err: unknown) => void;
+}
+
+interface Member extends PendingAdd {
+  /** commits of this member that lost a race, in a row */
+  losses: number;
+  /** when its commits stop being retried: set on its first planned round */
+  deadline?: number;
+}
+
+function partition<T>(xs: T[], pick: (x: T) => boolean): [T[], T[]] {
+  return [xs.filter(pick), xs.filter((x) => !pick(x))];
+}
+
+/**
+ * The members' writes as one all-or-nothing commit (`separately` false: one round trip), or
+ * each member's as its own commit, all at once (a member whose address another node took
+ * loses alone). Answers per member whether its writes landed, or the store's failure for it.
+ */
+async function commitGroups(
+  store: WhereaboutsStore,
+  groups: Map<number, StoreWrite[]>,
+  separately: boolean,
+  opts: { deadline: number },
+): Promise<Map<number, boolean | StoreUnavailableError>> {
+  const members = [...groups.keys()];
+  if (members.length === 0) return new Map();
+  if (members.length === 1 || !separately) {
+    const ok = await store.commit(members.flatMap((i) => groups.get(i)!), opts);
+    return new Map(members.map((i) => [i, ok]));
+  }
+  const landed = await Promise.allSettled(members.map((i) => store.commit(groups.get(i)!, opts)));
+  return new Map<number, boolean | StoreUnavailableError>(
+    members.map((i, k) => {
+      const r = landed[k]!;
+      if (r.status === 'fulfilled') return [i, r.value];
+      if (r.reason instanceof StoreUnavailableError) return [i, r.reason];
+      throw r.reason;
+    }),
+  );
 }

@@ -63,7 +63,7 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
   const stores = new StoreRegistry(file, run.openEtcd, run.openKubernetes);
   const service = new WhereaboutsService({ storeFor: (ipam) => stores.storeFor(ipam), node: opts.nodeName, log });
   const fileAllocations = { count: 0 };
-  const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts);
+  const metrics = createWhereaboutsMetrics(() => fileAllocations.count, () => service.conflicts, () => service.addFailures);
   const reconciler = startReconciler(opts, stores, metrics.registry, log);
   const refreshCount = async () => {
     fileAllocations.count = (await listAllocations(file)).length;

@@ -6,7 +6,15 @@ export interface WhereaboutsMetrics {
   rpc: client.Counter<'method' | 'outcome'>;
 }
 
-export function createWhereaboutsMetrics(allocations: () => number, conflicts: () => number): WhereaboutsMetrics {
+/**
+ * `addFailures` (optional): failed ADDs by reason since start, as the IPAM service counts them
+ * (exhausted, store_unavailable, lost_races, plugin_gone, other).
+ */
+export function createWhereaboutsMetrics(
+  allocations: () => number,
+  conflicts: () => number,
+  addFailures: () => Readonly<Record<string, number>> = () => ({}),
+): WhereaboutsMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'cni_whereabouts_' });
   new client.Gauge({
@@ -23,6 +31,16 @@ export function createWhereaboutsMetrics(allocations: () => number, conflicts: (
     registers: [registry],
     collect() {
       this.set(conflicts());
+    },
+  });
+  new client.Counter({
+    name: 'cni_whereabouts_add_failures_total',
+    help: 'Failed ADDs by reason: exhausted (range full), store_unavailable, lost_races (commits kept losing to other nodes past the deadline), plugin_gone, other',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(addFailures())) this.inc({ reason }, n);
     },
   });
   return {

@@ -77,6 +77,12 @@ export interface StoreDeadline {
 export interface WhereaboutsStore {
   /** what an error message names: the state dir, or the etcd endpoints */
   readonly endpoint: string;
+  /**
+   * true when commit() itself refuses a second allocation for one pod + ifname in one pool
+   * (the etcd store's pod index), whoever read what: ADD batches may then commit member by
+   * member. Otherwise a batch commits all or nothing, so a stale read loses to any commit.
+   */
+  readonly onePerAttachment?: boolean;
   read(pools: PoolRef[], opts: StoreDeadline): Promise<PoolSnapshot[]>;
   /** every reservation of one network_name (the caller filters by range) */
   readReservations(networkName: string, opts: StoreDeadline): Promise<ReservationRecord[]>;

@@ -20,6 +20,7 @@ function counted(store: WhereaboutsStore): { store: WhereaboutsStore; commits: n
   const commits: number[] = [];
   const wrapped: WhereaboutsStore = {
     endpoint: store.endpoint,
+    ...(store.onePerAttachment ? { onePerAttachment: true } : {}),
     read: (p, o) => store.read(p, o),
     readReservations: (n, o) => store.readReservations(n, o),
     listPools: (o) => store.listPools(o),

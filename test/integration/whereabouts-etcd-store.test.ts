@@ -15,7 +15,7 @@ import { StoreUnavailableError, type WhereaboutsStore } from '../../daemon/where
 import { ETCD, EtcdCluster, freePort } from '../helpers/etcd-cluster';
 import { requireRootTools } from '../helpers/sh';
 import { makeCerts, OPENSSL } from '../helpers/tls-certs';
-import { alloc, allocate, POOL_A, POOL_B, soon } from '../helpers/whereabouts-records';
+import { alloc, allocate, POOL_A, POOL_B, release, soon } from '../helpers/whereabouts-records';
 import { storeContract } from '../helpers/whereabouts-store-contract';
 
 describe('whereabouts etcd store: contract on a 3-member cluster @root', function () {
@@ -88,6 +88,64 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
     assert.deepEqual(new Set(sa!.allocations.map((x) => x.offset)).size, 120);
     assert.ok(counts.length > 1, 'the reader overlapped the writer');
     await writer.close();
+    await reader.close();
+  });
+
+  it('one address per pod + ifname per pool, whichever client writes it: the pod index', async () => {
+    const pool = fresh();
+    const other = new EtcdStore({ endpoints: cluster.endpoints() });
+    const first = alloc(1, 'p');
+    assert.equal(await store.commit(allocate(pool, first), soon()), true);
+    // another node that read the pool before that commit picks another address for the same pod
+    const second = { ...alloc(2, 'p'), containerId: 'cid-p-elsewhere' };
+    assert.equal(await other.commit(allocate(pool, second), soon()), false, 'the pod already holds an address in this pool');
+    assert.deepEqual((await other.read([pool], soon()))[0]?.allocations, [first]);
+    // the same pod in another pool, and without a podRef (identity by container id), are their own
+    const elsewhere = { networkName: pool.networkName, range: '198.18.1.0/24' };
+    assert.equal(await other.commit([{ op: 'create', pool: elsewhere, allocation: { ...second, address: '198.18.1.2' } }], soon()), true);
+    const anon = (o: number, cid: string) => ({ ...alloc(o, 'anon'), podRef: '', containerId: cid });
+    assert.equal(await store.commit([{ op: 'create', pool, allocation: anon(5, 'c1') }], soon()), true);
+    assert.equal(await other.commit([{ op: 'create', pool, allocation: anon(6, 'c2') }], soon()), true);
+    assert.equal(await other.commit([{ op: 'create', pool, allocation: anon(7, 'c2') }], soon()), false);
+    // a re-created sandbox keeps the address under its new container id; its DEL frees the pod
+    const moved = { ...first, containerId: 'cid-p-new' };
+    assert.equal(await store.commit([...release(pool, first), ...allocate(pool, moved)], soon()), true);
+    assert.equal(await other.commit(allocate(pool, second), soon()), false);
+    assert.equal(await store.commit(release(pool, moved), soon()), true);
+    assert.equal(await other.commit(allocate(pool, second), soon()), true, 'once the pod is released it can be given an address again');
+    await other.close();
+  });
+
+  it("a reader's copy of a pool follows other clients' creates and deletes exactly", async () => {
+    const pool = fresh();
+    const reader = new EtcdStore({ endpoints: cluster.endpoints(), pageSize: 5 });
+    const offsets = (snaps: Array<{ allocations: Array<{ offset: string }> }>) => snaps[0]!.allocations.map((a) => Number(a.offset)).sort((x, y) => x - y);
+    for (let o = 1; o <= 12; o++) assert.equal(await store.commit(allocate(pool, alloc(o, `r${o}`)), soon()), true);
+    assert.deepEqual(offsets(await reader.read([pool], soon())), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert.equal((await reader.readReservations(pool.networkName, soon())).length, 12);
+    const steps: Array<() => Promise<boolean>> = [
+      () => store.commit(allocate(pool, alloc(13, 'r13')), soon()),
+      () => store.commit(release(pool, alloc(4, 'r4')), soon()),
+      () => store.commit([...release(pool, alloc(5, 'r5')), ...allocate(pool, alloc(5, 'r5-again'))], soon()),
+      () => store.commit(release(pool, alloc(13, 'r13')), soon()),
+      () => store.commit(allocate(pool, alloc(4, 'r4-again')), soon()),
+    ];
+    for (const step of steps) {
+      assert.equal(await step(), true);
+      const truth = new EtcdStore({ endpoints: cluster.endpoints() });
+      const want = await truth.read([pool], soon());
+      const got = await reader.read([pool], soon());
+      assert.deepEqual(offsets(got), offsets(want));
+      assert.deepEqual(
+        got[0]!.allocations.map((a) => a.containerId).sort(),
+        want[0]!.allocations.map((a) => a.containerId).sort(),
+      );
+      assert.deepEqual(
+        (await reader.readReservations(pool.networkName, soon())).map((r) => r.containerId).sort(),
+        (await truth.readReservations(pool.networkName, soon())).map((r) => r.containerId).sort(),
+      );
+      await truth.close();
+    }
     await reader.close();
   });
 

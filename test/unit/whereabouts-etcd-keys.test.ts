@@ -65,6 +65,8 @@ describe('whereabouts etcd keys', () => {
         const pool = { networkName, range: r };
         assert.deepEqual(keys.keyKind(keys.allocationKey(pool, String(offset))), { kind: 'pool', pool });
         assert.deepEqual(keys.keyKind(keys.reservationKey({ networkName, address: '198.18.0.1' })), { kind: 'reservation', networkName });
+        assert.deepEqual(keys.keyKind(keys.podKey(pool, { podRef: 'ns/p', containerId: 'c', ifname: 'net1' })), { kind: 'pods', networkName });
+        assert.ok(keys.podKey(pool, { podRef: 'ns/p', containerId: 'c', ifname: 'net1' }).startsWith(keys.podIndexPrefix(networkName)));
       }),
     );
     assert.deepEqual(keys.keyKind('/whereabouts/health'), { kind: 'other' });
