@@ -3,7 +3,7 @@
  * Errors carry the CNI error code as the JSON-RPC error code (JSON-RPC's own codes are
  * negative, so they never collide), and CNI `details` in error.data.details.
  */
-import type { ArpProbeConfig } from './dhcp-config';
+import type { ArpProbeConfig, IpFamily } from './dhcp-config';
 
 import type { AddressChangePolicy } from './dhcp-config';
 
@@ -40,6 +40,10 @@ export interface AddParams extends AttachmentRef {
   podNamespace?: string;
   /** ipam.onAddressChange; absent means "move" */
   onAddressChange?: AddressChangePolicy;
+  /** ipam.ipFamilies; absent means ["ipv4"] */
+  ipFamilies?: IpFamily[];
+  /** ipam.ipv6PrefixLength; absent means 128 */
+  ipv6PrefixLength?: number;
 }
 export interface DelParams extends AttachmentRef {
   netns?: string;
