@@ -82,6 +82,32 @@ export interface RouteView {
   gw: string;
 }
 
+/** The IPv6 (DHCPv6 IA_NA) half of an attachment; `duid` and `iaid` are ours, `serverId` the server's DUID (hex). */
+export interface Lease6View {
+  state: string;
+  xid: number;
+  duid: string;
+  iaid: number;
+  address?: string;
+  prefixLength?: number;
+  serverId?: string;
+  dnsServers?: string[];
+  domainSearch?: string[];
+  /** ms since epoch */
+  boundAt?: number;
+  preferredLifetime?: number;
+  validLifetime?: number;
+  renewAt?: number;
+  rebindAt?: number;
+  expiresAt?: number;
+  lastError?: string;
+}
+
+/**
+ * One attachment. The top-level lease fields are the IPv4 lease, as before IPv6 existed; an
+ * attachment with IPv6 has `ipv6`, and `families` lists what it holds. For an IPv6-only one the
+ * top-level state and xid are the IPv6 machine's and the IPv4 fields are absent.
+ */
 export interface LeaseView extends AttachmentRef {
   netns: string;
   podName?: string;
@@ -113,6 +139,9 @@ export interface LeaseView extends AttachmentRef {
   /** state LOST: the address the server offered instead (released), when, and why the pod was not moved */
   lost?: { at: number; offered: string; reason: string };
   lastError?: string;
+  /** absent: ["ipv4"] */
+  families?: IpFamily[];
+  ipv6?: Lease6View;
 }
 
 export interface GcResult {
@@ -129,6 +158,8 @@ export interface DaemonStatusResult {
   socketPath: string;
   stateDir: string;
   leasesByState: Record<string, number>;
+  /** leases by address family, then by that family's state */
+  leasesByFamily?: Record<string, Record<string, number>>;
   leases: number;
   /** lease files the last start-up could not read and moved to quarantine/ */
   quarantined: Array<{ name: string; movedTo?: string; reason: string }>;

@@ -88,8 +88,8 @@ describe('operating the daemon @root', function () {
     assert.equal(status.stateDir, lab.stateDir);
 
     const metrics = await run('ip', ['netns', 'exec', lab.nodeNs, process.execPath, '-e', "fetch('http://127.0.0.1:9477/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))"]);
-    assert.match(metrics.stdout, /^cni_dhcp_leases\{state="BOUND"\} 2$/m);
-    assert.match(metrics.stdout, /^cni_dhcp_acquire_duration_seconds_count 2$/m);
+    assert.match(metrics.stdout, /^cni_dhcp_leases\{family="ipv4",state="BOUND"\} 2$/m);
+    assert.match(metrics.stdout, /^cni_dhcp_acquire_duration_seconds_count\{family="ipv4"\} 2$/m);
     assert.match(metrics.stdout, /^cni_dhcp_rpc_requests_total\{method="cni.add",outcome="ok"\} 2$/m);
     assert.match(metrics.stdout, /^cni_dhcp_process_resident_memory_bytes \d+/m);
 
