@@ -45,7 +45,6 @@ describe('DHCPv6 against dnsmasq with RAs, through bridge and macvlan @root', fu
   const ipam = (families: string[], extra: Record<string, unknown> = {}) => ({ ipFamilies: families, ...extra });
   const bridgeCfg = (families: string[], extra: Record<string, unknown> = {}) => lab.bridgeConfig('1.0.0', ipam(families, extra));
   const macvlanCfg = (families: string[]) => ({ cniVersion: '1.0.0', name: `lab-${lab.id}`, type: 'macvlan', master, mode: 'bridge', ipam: lab.ipamConfig(ipam(families)) });
-  const log = () => fs.readFileSync(path.join(lab.dir, 'dnsmasq.log'), 'utf8');
   const v6Leases = () => lab.dnsmasqLeases().filter((l) => l.ip.includes(':'));
   const pod6 = async (pod: string) => sh('ip', '-n', pod, '-6', '-o', 'addr', 'show', 'dev', 'eth1', 'scope', 'global');
 
