@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import { Lease6Machine } from './client6/lease6-machine';
 import type { Lease6Record, Machine6Action, Machine6Config, Machine6Event } from './client6/types6';
 import { duidForContainer, iaidFor } from './client6/identity6';
-import { decodeMessage6, encodeMessage6, parseReply6, SERVER_PORT6, type Dhcp6Message } from './dhcp6';
+import { ALL_DHCP_SERVERS, decodeMessage6, encodeMessage6, parseReply6, SERVER_PORT6, type Dhcp6Message } from './dhcp6';
 import { openUdp6Socket, type Udp6Socket } from './io/udp6-socket';
 import { PacketIoError } from './io/errors';
 import { MachineTimer } from './machine-timer';
@@ -242,6 +242,21 @@ export class Family6 {
   }
 
   /**
+   * A server's option 12 address the pod has no route to (a /128 lease on a link without RAs):
+   * the RENEW or RELEASE goes to ff02::1:2 instead, which every server on the link accepts.
+   */
+  private multicastInstead(payload: Buffer, dst: string, err: Error): boolean {
+    if (dst === ALL_DHCP_SERVERS || !this.socket) return false;
+    try {
+      this.socket.send(payload, ALL_DHCP_SERVERS);
+      this.log.debug('no route to the server\'s unicast address; sent to ff02::1:2', { dst, err: err.message });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Right after link up the interface has no link-local address yet (EADDRNOTAVAIL): the send
    * is retried every few ms rather than at the machine's next retransmission, over a second away.
    */
@@ -252,13 +267,14 @@ export class Family6 {
       socket.send(payload, dst);
     } catch (err) {
       const errno = err instanceof PacketIoError ? err.errno : '';
-      if (RETRYABLE.has(errno) && this.now() - this.openedAt < SEND_RETRY_FOR_MS) {
+      if (dst === ALL_DHCP_SERVERS && RETRYABLE.has(errno) && this.now() - this.openedAt < SEND_RETRY_FOR_MS) {
         this.retry = setTimeout(() => {
           this.retry = undefined;
           this.trySend(payload, dst);
         }, SEND_RETRY_MS);
         return;
       }
+      if (this.multicastInstead(payload, dst, err as Error)) return;
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('DHCPv6 send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
     }
