@@ -18,6 +18,7 @@ import type { Logger } from './log';
 import { startConflictCheck, type ConflictVerdict } from './conflict-check';
 import { UnicastPath } from './unicast-path';
 import { MachineTimer } from './machine-timer';
+import { BindWaiters } from './bind-waiters';
 import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
 import type { AddressChangePolicy } from '../shared/dhcp-config';
@@ -49,8 +50,6 @@ export interface Stored4 {
   onAddressChange?: AddressChangePolicy;
 }
 
-type Waiter = { resolve: (lease: LeaseRecord) => void; reject: (err: Error) => void };
-
 export class Family4 {
   readonly family = 'ipv4';
   readonly machine: LeaseMachine;
@@ -62,22 +61,20 @@ export class Family4 {
   private readonly timer: MachineTimer;
   /** what the file holds for this family: the last bound lease, or the LOST pod lease */
   current: LeaseRecord | undefined;
-  private waiters: Waiter[] = [];
+  private readonly waiters: BindWaiters<LeaseRecord>;
   private readonly log: Logger;
   private readonly now: () => number;
-  private exchangeStartedAt = 0;
   private batches = 0;
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
   private routeError: string | undefined;
-  /** when the current renewal's first REQUEST went out (RENEWING entered), for renewSeconds */
-  private renewStartedAt = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: Family4Deps, stored?: Stored4) {
     this.now = deps.now;
     this.log = deps.log;
     this.timer = new MachineTimer(this.now, () => this.dispatch({ type: 'timer' }));
+    this.waiters = new BindWaiters('ipv4', deps);
     this.socket = (deps.openSocket ?? openPacketSocket)({
       netnsPath: spec.netns,
       ifname: spec.ifname,
@@ -131,8 +128,7 @@ export class Family4 {
    * would be dropped and only the 4 s retransmission would get through.
    */
   acquire(requestedIp?: string): Promise<LeaseRecord> {
-    const p = new Promise<LeaseRecord>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.exchangeStartedAt = this.now();
+    const p = this.waiters.wait();
     const begin = () => {
       if (!this.closed) this.dispatch(requestedIp ? { type: 'start', requestedIp } : { type: 'start' });
     };
@@ -263,7 +259,7 @@ export class Family4 {
         if (a.to === 'REBINDING') this.deps.metrics.rebinds.inc({ family: 'ipv4' });
         if (a.to === 'RENEWING') {
           this.deps.metrics.renewals.inc({ family: 'ipv4' });
-          this.renewStartedAt = this.now();
+          this.waiters.renewing();
         }
         break;
       case 'ignored':
@@ -276,7 +272,7 @@ export class Family4 {
       case 'bad-reply':
         this.lastError = a.reason;
         this.log.warn('unusable reply', { reason: a.reason, xid: this.machine.xid });
-        this.rejectWaiters(new BadReply(a.reason));
+        this.waiters.reject(new BadReply(a.reason));
         break;
     }
   }
@@ -284,29 +280,14 @@ export class Family4 {
   private onBound(lease: LeaseRecord, renewed: boolean): void {
     // a route that failed in the last move stays visible until the next change
     this.lastError = this.routeError;
-    // A lease an ADD waits for is persisted by the manager after its own checks (a refused
-    // duplicate must leave no file; a failed write must fail the ADD). A renewal that cannot be
-    // written leaves the previous file, which a restart still renews.
     this.current = lease;
-    if (renewed || this.waiters.length === 0) this.deps.persist(!renewed);
-    if (renewed && this.renewStartedAt) {
-      this.deps.metrics.renewSeconds.observe({ family: 'ipv4' }, (this.now() - this.renewStartedAt) / 1000);
-      this.renewStartedAt = 0;
-    }
-    if (!renewed && this.exchangeStartedAt) {
-      this.deps.metrics.acquireSeconds.observe({ family: 'ipv4' }, (this.now() - this.exchangeStartedAt) / 1000);
-      this.exchangeStartedAt = 0;
-    }
-    this.log.info(renewed ? 'lease renewed' : 'lease bound', {
+    this.waiters.bound(lease, renewed, {
       address: `${lease.address}/${lease.prefixLength}`,
       server: lease.serverId,
       leaseTime: lease.leaseTime,
       xid: this.machine.xid,
       state: this.machine.state,
     });
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve(lease);
   }
 
   // ---- the pod's address changed (after a NAK or an expiry the server gave another one) ----
@@ -432,18 +413,12 @@ export class Family4 {
     this.timer.disarm();
   }
 
-  private rejectWaiters(err: Error): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.reject(err);
-  }
-
   private close(reason: Error): void {
     this.disarm();
     this.cancelProbe?.();
     this.cancelProbe = undefined;
     this.unicast.close();
-    this.rejectWaiters(reason);
+    this.waiters.reject(reason);
     const s = this.socket;
     this.socket = undefined;
     s?.close();

@@ -11,6 +11,7 @@ import { ALL_DHCP_SERVERS, decodeMessage6, encodeMessage6, parseReply6, SERVER_P
 import { openUdp6Socket, type Udp6Socket } from './io/udp6-socket';
 import { PacketIoError } from './io/errors';
 import { MachineTimer } from './machine-timer';
+import { BindWaiters } from './bind-waiters';
 import type { Logger } from './log';
 import type { AttachmentSpec, FamilyDeps } from './attachment-spec';
 import { DEFAULT_IPV6_PREFIX_LENGTH } from '../shared/dhcp-config';
@@ -38,8 +39,6 @@ export interface Stored6 {
   lease6: Lease6Record;
 }
 
-type Waiter = { resolve: (lease: Lease6Record) => void; reject: (err: Error) => void };
-
 export class Family6 {
   readonly family = 'ipv6';
   readonly machine: Lease6Machine;
@@ -54,16 +53,15 @@ export class Family6 {
   private readonly timer: MachineTimer;
   private retry: NodeJS.Timeout | undefined;
   private readonly openedAt: number;
-  private waiters: Waiter[] = [];
+  private readonly waiters: BindWaiters<Lease6Record>;
   private readonly log: Logger;
   private readonly now: () => number;
-  private exchangeStartedAt = 0;
-  private renewStartedAt = 0;
 
   constructor(readonly spec: AttachmentSpec, private readonly deps: Family6Deps, stored?: Stored6) {
     this.now = deps.now;
     this.log = deps.log;
     this.timer = new MachineTimer(this.now, () => this.dispatch({ type: 'timer' }));
+    this.waiters = new BindWaiters('ipv6', deps);
     this.socket = (deps.openSocket6 ?? openUdp6Socket)({
       netnsPath: spec.netns,
       ifname: spec.ifname,
@@ -98,8 +96,7 @@ export class Family6 {
   }
 
   acquire(): Promise<Lease6Record> {
-    const p = new Promise<Lease6Record>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.exchangeStartedAt = this.now();
+    const p = this.waiters.wait();
     this.dispatch({ type: 'start' });
     return p;
   }
@@ -186,14 +183,14 @@ export class Family6 {
         break;
       case 'gave-up':
         this.lastError = a.reason;
-        this.rejectWaiters(new TryAgainLaterError(`no DHCPv6 (ipv6) lease for ${this.spec.ifname}: ${a.reason}`, 'no DHCPv6 server answered on this interface'));
+        this.waiters.reject(new TryAgainLaterError(`no DHCPv6 (ipv6) lease for ${this.spec.ifname}: ${a.reason}`, 'no DHCPv6 server answered on this interface'));
         break;
       case 'transition':
         this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
         if (a.to === 'REBINDING') m.rebinds.inc({ family: 'ipv6' });
         if (a.to === 'RENEWING') {
           m.renewals.inc({ family: 'ipv6' });
-          this.renewStartedAt = this.now();
+          this.waiters.renewing();
         }
         break;
       case 'ignored':
@@ -206,26 +203,13 @@ export class Family6 {
   private onBound(lease: Lease6Record, renewed: boolean): void {
     this.lastError = undefined;
     this.current = lease;
-    // a new lease an ADD waits for is written by the manager after its checks
-    if (renewed || this.waiters.length === 0) this.deps.persist(!renewed);
-    if (renewed && this.renewStartedAt) {
-      this.deps.metrics.renewSeconds.observe({ family: 'ipv6' }, (this.now() - this.renewStartedAt) / 1000);
-      this.renewStartedAt = 0;
-    }
-    if (!renewed && this.exchangeStartedAt) {
-      this.deps.metrics.acquireSeconds.observe({ family: 'ipv6' }, (this.now() - this.exchangeStartedAt) / 1000);
-      this.exchangeStartedAt = 0;
-    }
-    this.log.info(renewed ? 'lease renewed' : 'lease bound', {
+    this.waiters.bound(lease, renewed, {
       address: `${lease.address}/${this.prefixLength}`,
       server: lease.serverId,
       validLifetime: lease.validLifetime,
       xid: this.machine.xid,
       state: this.machine.state,
     });
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve(lease);
   }
 
   private send(msg: Dhcp6Message, dst: string): void {
@@ -306,16 +290,10 @@ export class Family6 {
     this.deps.onGone();
   }
 
-  private rejectWaiters(err: Error): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.reject(err);
-  }
-
   private close(reason: Error): void {
     this.timer.disarm();
     this.clearRetry();
-    this.rejectWaiters(reason);
+    this.waiters.reject(reason);
     const s = this.socket;
     this.socket = undefined;
     s?.close();

@@ -27,7 +27,6 @@ export interface Udp6Socket {
   readonly dad: string;
   /** Sends a DHCPv6 message to dstIp:547 (ff02::1:2 or a server's unicast address) out of the pod's interface. */
   send(payload: Buffer, dstIp: string): void;
-  isRunning(): boolean;
   close(): void;
 }
 
@@ -124,15 +123,6 @@ class KernelUdp6Socket implements Udp6Socket {
     if (this.fd < 0) throw new PacketIoError(`${this.where}: socket is closed`, 'EBADF', 'sendto');
     const sa = sockaddrIn6(dstIp, SERVER_PORT6, this.ifindex);
     if (libc.sendto(this.fd, payload, payload.length, 0, sa, sa.length) < 0) throw libc.sysError('sendto', `${this.where} to ${dstIp}`);
-  }
-
-  isRunning(): boolean {
-    if (this.fd < 0) return false;
-    try {
-      return (getFlags(this.fd, this.opts.ifname) & libc.IFF_RUNNING) !== 0;
-    } catch {
-      return false;
-    }
   }
 
   close(): void {
