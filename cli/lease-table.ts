@@ -11,19 +11,45 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
 }
 
+/** One row per family of each attachment: the IPv4 lease, then the IPv6 one. */
 export function leaseRows(leases: LeaseView[], now: number): string[][] {
-  return leases.map((l) => [
-    l.containerId.length > 16 ? l.containerId.slice(0, 16) : l.containerId,
-    l.podNamespace && l.podName ? `${l.podNamespace}/${l.podName}` : (l.podName ?? '-'),
-    l.netns,
-    l.ifname,
-    l.address ? `${l.address}/${l.prefixLength}` : '-',
-    l.serverId ?? '-',
-    l.state,
-    l.address ? formatDuration(l.renewAt === undefined ? undefined : l.renewAt - now) : '-',
-    l.address ? formatDuration(l.expiresAt === undefined ? undefined : l.expiresAt - now) : '-',
-    changeCell(l, now),
-  ]);
+  const rows: string[][] = [];
+  for (const l of leases) {
+    const head = [
+      l.containerId.length > 16 ? l.containerId.slice(0, 16) : l.containerId,
+      l.podNamespace && l.podName ? `${l.podNamespace}/${l.podName}` : (l.podName ?? '-'),
+      l.netns,
+      l.ifname,
+    ];
+    const families = l.families ?? ['ipv4'];
+    if (families.includes('ipv4')) {
+      rows.push([
+        ...head,
+        'ipv4',
+        l.address ? `${l.address}/${l.prefixLength}` : '-',
+        l.serverId ?? '-',
+        l.state,
+        l.address ? formatDuration(l.renewAt === undefined ? undefined : l.renewAt - now) : '-',
+        l.address ? formatDuration(l.expiresAt === undefined ? undefined : l.expiresAt - now) : '-',
+        changeCell(l, now),
+      ]);
+    }
+    const v6 = l.ipv6;
+    if (v6) {
+      rows.push([
+        ...head,
+        'ipv6',
+        v6.address ? `${v6.address}/${v6.prefixLength}` : '-',
+        // a server DUID is long: its last 8 bytes tell servers apart in a table (--json has it whole)
+        v6.serverId ? `duid …${v6.serverId.slice(-16)}` : '-',
+        v6.state,
+        v6.address ? formatDuration(v6.renewAt === undefined ? undefined : v6.renewAt - now) : '-',
+        v6.address ? formatDuration(v6.expiresAt === undefined ? undefined : v6.expiresAt - now) : '-',
+        '-',
+      ]);
+    }
+  }
+  return rows;
 }
 
 /** "from A/24 3m10s ago" after the pod was moved; "offered B/24 (released) 1m ago" when LOST. */
@@ -39,4 +65,4 @@ export function renderTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-export const LEASE_HEADER = ['CONTAINER', 'POD', 'NETNS', 'IFNAME', 'ADDRESS', 'SERVER', 'STATE', 'RENEW IN', 'EXPIRES IN', 'ADDRESS CHANGE'];
+export const LEASE_HEADER = ['CONTAINER', 'POD', 'NETNS', 'IFNAME', 'FAMILY', 'ADDRESS', 'SERVER', 'STATE', 'RENEW IN', 'EXPIRES IN', 'ADDRESS CHANGE'];

@@ -64,7 +64,11 @@ export function buildProgram(): Command {
         out(JSON.stringify(s, null, 2));
         return;
       }
-      const states = Object.entries(s.leasesByState).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+      const families = Object.entries(s.leasesByFamily ?? {});
+      // per family once any IPv6 lease exists; the plain state list otherwise, as before
+      const states = (families.some(([f]) => f !== 'ipv4')
+        ? families.map(([f, by]) => `${f}: ${Object.entries(by).map(([k, n]) => `${k}=${n}`).join(' ')}`).join('; ')
+        : Object.entries(s.leasesByState).map(([k, n]) => `${k}=${n}`).join(' ')) || 'none';
       out(
         [
           `version:    ${s.version}`,

@@ -1,47 +1,25 @@
 /**
- * One pod attachment (containerID + network + ifname): the pure LeaseMachine wired to its
- * packet socket in the pod namespace, its single timer and the lease store. All the
- * machine's actions are carried out here; nothing here decides protocol behaviour.
+ * One pod attachment (containerID + network + ifname): one driver per address family it asked
+ * for (attachment-v4.ts, attachment-v6.ts), each with its own machine, socket and timer, and
+ * the one lease file that holds them all. ADD waits for every family; DEL releases every one.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import { LeaseMachine } from './client/lease-machine';
-import type { LeaseRecord, MachineAction, MachineConfig, MachineEvent } from './client/machine-types';
-import { decodeIpUdp, decodeMessage, encodeIpUdp, encodeMessage, parseReplyParams } from './dhcp4';
-import { BootOp } from './dhcp4/types';
-import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
-import { macToString } from './dhcp4/addr';
-import { openPacketSocket, type PacketSocket } from './io';
-import { cidr } from './client/address-change';
-import { linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
+import { Family4, type Family4Deps } from './attachment-v4';
+import { Family6, type Family6Deps } from './attachment-v6';
+import type { AttachmentSpec } from './attachment-spec';
+import type { LeaseRecord } from './client/machine-types';
+import type { Lease6Record } from './client6/types6';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
+import { macToString } from './dhcp4/addr';
 import { STORE_FORMAT, type LeaseStore, type StoredAttachment } from './lease-store';
-import { startConflictCheck, type ConflictVerdict } from './conflict-check';
-import { UnicastPath } from './unicast-path';
-import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
-import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
-import type { AddressChangePolicy } from '../shared/dhcp-config';
+import { DEFAULT_IP_FAMILIES, type IpFamily } from '../shared/dhcp-config';
+import type { LeaseView } from '../shared/rpc-protocol';
 
-const CLIENT_PORT = 68;
-const SERVER_PORT = 67;
-/** setTimeout's limit; longer waits are re-armed in steps */
-const MAX_TIMER_MS = 0x7fffffff;
-/** the kernel's link watcher runs at most once a second; past that, start anyway */
-const LINK_SETTLE_MAX_MS = 2000;
-const LINK_SETTLE_POLL_MS = 5;
+export type { AttachmentSpec } from './attachment-spec';
+export { BadReply, defaultClientId } from './attachment-v4';
 
-export interface AttachmentSpec extends AttachmentRef {
-  netns: string;
-  podName?: string;
-  podNamespace?: string;
-  provide: Array<{ code: number; value: string }>;
-  requestList: number[];
-  /** absent: what the stored lease says, else "move" */
-  onAddressChange?: AddressChangePolicy;
-  /** absent: DEFAULT_ARP_PROBE */
-  arpProbe?: ArpProbeConfig;
-}
+export const HOLDING = new Set(['BOUND', 'RENEWING', 'REBINDING']);
 
 export interface AttachmentDeps {
   store: LeaseStore;
@@ -50,17 +28,12 @@ export interface AttachmentDeps {
   alwaysBroadcast: boolean;
   resendMaxMs: number;
   resendTimeoutMs: number;
+  timeoutMs: number;
   now?: () => number;
   /** the attachment reached a terminal state by itself (vanished link) and should be forgotten */
   onGone: (a: Attachment) => void;
-  /** the pod-netns socket; tests put an in-memory packet path here */
-  openSocket?: typeof openPacketSocket;
-}
-
-/** Option 61 as the reference sends it: type 0, then containerID/netName/ifName, at most 255 bytes. */
-export function defaultClientId(ref: AttachmentRef): Buffer {
-  const id = Buffer.from(`${ref.containerId}/${ref.netName}/${ref.ifname}`, 'utf8');
-  return Buffer.concat([Buffer.from([0]), id.subarray(0, 254)]);
+  openSocket?: Family4Deps['openSocket'];
+  openSocket6?: Family6Deps['openSocket6'];
 }
 
 export function netnsIdentity(path: string): string | undefined {
@@ -72,453 +45,187 @@ export function netnsIdentity(path: string): string | undefined {
   }
 }
 
-type Waiter = { resolve: (lease: LeaseRecord) => void; reject: (err: Error) => void };
+/** A family that did not bind: the error names it. */
+export class FamilyFailed extends Error {
+  constructor(readonly family: IpFamily, override readonly cause: Error) {
+    super(cause.message);
+  }
+}
 
 export class Attachment {
   readonly key: string;
-  readonly machine: LeaseMachine;
-  readonly mac: Buffer;
   readonly netnsId: string | undefined;
-  readonly clientId: Buffer;
-  lastError: string | undefined;
-  readonly onAddressChange: AddressChangePolicy;
-  private socket: PacketSocket | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private waiters: Waiter[] = [];
+  readonly families: IpFamily[];
+  readonly v4: Family4 | undefined;
+  readonly v6: Family6 | undefined;
   private readonly log: Logger;
-  private readonly now: () => number;
-  private exchangeStartedAt = 0;
-  private batches = 0;
-  private readonly unicast: UnicastPath;
-  private cancelProbe: (() => void) | undefined;
-  private routeError: string | undefined;
-  /** when the current renewal's first REQUEST went out (RENEWING entered), for renewSeconds */
-  private renewStartedAt = 0;
 
-  /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
+  /** Opens each family's socket in the pod namespace (throws with a clear message when one cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: AttachmentDeps, stored?: StoredAttachment) {
     this.key = `${spec.containerId}/${spec.netName}/${spec.ifname}`;
-    this.now = deps.now ?? Date.now;
+    this.families = [...(spec.ipFamilies ?? stored?.families ?? DEFAULT_IP_FAMILIES)];
     this.log = deps.log.child({ containerId: spec.containerId, ifname: spec.ifname, net: spec.netName });
     this.netnsId = netnsIdentity(spec.netns);
-    this.socket = (deps.openSocket ?? openPacketSocket)({
-      netnsPath: spec.netns,
-      ifname: spec.ifname,
-      bringUp: true,
-      onPacket: (ip, srcMac) => this.onFrame(ip, srcMac),
-      onError: (err) => this.onSocketError(err),
+    const now = deps.now ?? Date.now;
+    const common = (family: IpFamily) => ({
+      log: this.families.length > 1 || family !== 'ipv4' ? this.log.child({ family }) : this.log,
+      metrics: deps.metrics,
+      now,
+      persist: (sync: boolean) => this.persist(sync),
+      onGone: () => this.gone(),
     });
-    this.mac = this.socket.mac;
-    this.unicast = new UnicastPath(spec.netns, spec.ifname, this.log);
-    const provide = new Map<number, Buffer>();
-    for (const p of spec.provide) provide.set(p.code, Buffer.from(p.value, 'utf8'));
-    const provided61 = provide.get(61);
-    provide.delete(61);
-    // a resumed lease keeps the identity it was obtained with
-    this.clientId = stored
-      ? Buffer.from(stored.clientId, 'hex')
-      : provided61
-        ? Buffer.concat([Buffer.from([0]), provided61]).subarray(0, 255)
-        : defaultClientId(spec);
-    this.onAddressChange = spec.onAddressChange ?? stored?.onAddressChange ?? 'move';
-    const config: MachineConfig = {
-      clientId: this.clientId,
-      chaddr: this.mac,
-      provide,
-      paramRequestList: spec.requestList,
-      alwaysBroadcast: deps.alwaysBroadcast,
-      resendMaxMs: deps.resendMaxMs,
-      resendTimeoutMs: deps.resendTimeoutMs,
-      maxMessageSize: linkMaxMessageSize(spec.netns, spec.ifname, this.log),
-      onAddressChange: this.onAddressChange,
-      probeAddress: this.arpProbe !== false,
-    };
-    this.machine = new LeaseMachine(config, {
-      now: this.now,
-      randomU32: () => crypto.randomBytes(4).readUInt32BE(0),
-      random: Math.random,
-    });
-  }
-
-  get arpProbe(): ArpProbeConfig {
-    return this.spec.arpProbe ?? DEFAULT_ARP_PROBE;
-  }
-
-  get clientIdHex(): string {
-    return this.clientId.toString('hex');
-  }
-
-  /**
-   * Starts DORA; resolves on the first bound lease. When the link is not running yet (we just
-   * brought it up, as bridge leaves it down), the first DISCOVER waits for it: sent earlier it
-   * would be dropped and only the 4 s retransmission would get through.
-   */
-  acquire(requestedIp?: string): Promise<LeaseRecord> {
-    const p = new Promise<LeaseRecord>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.exchangeStartedAt = this.now();
-    const begin = () => {
-      if (!this.closed) this.dispatch(requestedIp ? { type: 'start', requestedIp } : { type: 'start' });
-    };
-    const socket = this.socket;
-    if (!socket || socket.isRunning()) {
-      begin();
-    } else {
-      const giveUpAt = this.now() + LINK_SETTLE_MAX_MS;
-      const poll = () => {
-        if (this.closed) return;
-        if (socket.isRunning() || this.now() >= giveUpAt) begin();
-        else this.timer = setTimeout(poll, LINK_SETTLE_POLL_MS);
-      };
-      this.timer = setTimeout(poll, LINK_SETTLE_POLL_MS);
+    // IPv6 first: it turns DAD off on the pod interface, which must happen before link up
+    if (this.families.includes('ipv6')) {
+      const d6: Family6Deps = { ...common('ipv6'), timeoutMs: deps.timeoutMs };
+      if (deps.openSocket6) d6.openSocket6 = deps.openSocket6;
+      this.v6 = new Family6(spec, d6, stored?.lease6 ? { lease6: stored.lease6 } : undefined);
     }
-    return p;
+    if (this.families.includes('ipv4')) {
+      const d4: Family4Deps = {
+        ...common('ipv4'),
+        alwaysBroadcast: deps.alwaysBroadcast,
+        resendMaxMs: deps.resendMaxMs,
+        resendTimeoutMs: deps.resendTimeoutMs,
+      };
+      if (deps.openSocket) d4.openSocket = deps.openSocket;
+      try {
+        this.v4 = new Family4(spec, d4, stored?.lease ? stored : undefined);
+      } catch (err) {
+        this.v6?.stop(err as Error);
+        throw err;
+      }
+    }
   }
 
-  resume(lease: LeaseRecord): void {
-    this.dispatch({ type: 'resume', lease });
+  private get drivers(): Array<Family4 | Family6> {
+    return [this.v4, this.v6].filter((d): d is Family4 | Family6 => d !== undefined);
   }
 
-  /** DEL: RELEASE when bound (best effort), then close everything. */
-  release(): void {
-    this.dispatch({ type: 'release' });
-    this.close(new Error('released'));
+  /** The attachment's state: the IPv4 machine's when it has one, else the IPv6 machine's. */
+  get state(): string {
+    return (this.v4 ?? this.v6)!.machine.state;
   }
 
-  /** Stop without a RELEASE (shutdown, failed ADD). */
-  stop(reason: Error): void {
-    this.dispatch({ type: 'stop' });
-    this.close(reason);
+  /** Every family holds a lease. */
+  get holding(): boolean {
+    return this.drivers.every((d) => HOLDING.has(d.machine.state));
   }
 
   get closed(): boolean {
-    return this.socket === undefined;
+    return this.drivers.some((d) => d.closed);
+  }
+
+  get lastError(): string | undefined {
+    for (const d of this.drivers) if (d.lastError) return d.lastError;
+    return undefined;
+  }
+
+  /** The families that hold no lease yet (for the ADD deadline's message). */
+  unbound(): IpFamily[] {
+    return this.drivers.filter((d) => !HOLDING.has(d.machine.state)).map((d) => d.family);
+  }
+
+  /** Resolves when every family is bound; rejects with FamilyFailed on the first that fails. */
+  async acquire(requestedIp?: string): Promise<void> {
+    const tagged = <T>(family: IpFamily, p: Promise<T>) => p.catch((err: Error) => Promise.reject(new FamilyFailed(family, err)));
+    const all: Array<Promise<unknown>> = [];
+    if (this.v6) all.push(tagged('ipv6', this.v6.acquire()));
+    if (this.v4) all.push(tagged('ipv4', this.v4.acquire(requestedIp)));
+    await Promise.all(all);
+  }
+
+  resume(entry: StoredAttachment): void {
+    if (this.v4 && entry.lease) this.v4.resume(entry.lease);
+    else this.v4?.acquire().catch(() => undefined);
+    if (this.v6 && entry.lease6) this.v6.resume(entry.lease6);
+    else this.v6?.acquire().catch(() => undefined);
+  }
+
+  /** DEL: RELEASE for every family that holds a lease, then close. */
+  release(): void {
+    for (const d of this.drivers) d.release();
+  }
+
+  /** A failed ADD: the families that did bind are released, the others stopped. */
+  releaseBound(reason: Error): void {
+    for (const d of this.drivers) {
+      if (HOLDING.has(d.machine.state)) d.release();
+      else d.stop(reason);
+    }
+  }
+
+  /** Stop without a RELEASE (shutdown, a refused duplicate). */
+  stop(reason: Error): void {
+    for (const d of this.drivers) d.stop(reason);
   }
 
   view(): LeaseView {
-    // LOST: the address the pod carries, which no server vouches for any more
-    const lease = this.machine.lease ?? (this.machine.state === 'LOST' ? this.machine.podLease : undefined);
+    const first = (this.v4 ?? this.v6)!;
     const v: LeaseView = {
       containerId: this.spec.containerId,
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: macToString(this.mac) ?? '',
-      state: this.machine.state,
-      xid: this.machine.xid,
-      expired: this.machine.state === 'EXPIRED',
+      mac: macToString(first.mac) ?? '',
+      state: first.machine.state,
+      xid: first.machine.xid,
+      expired: false,
     };
     if (this.spec.podName) v.podName = this.spec.podName;
     if (this.spec.podNamespace) v.podNamespace = this.spec.podNamespace;
-    if (this.lastError) v.lastError = this.lastError;
-    if (lease) {
-      const p = lease.params;
-      Object.assign(v, {
-        address: lease.address,
-        prefixLength: lease.prefixLength,
-        serverId: lease.serverId,
-        boundAt: lease.boundAt,
-        leaseTime: lease.leaseTime,
-      });
-      if (lease.leaseTime !== 0xffffffff) {
-        v.renewAt = lease.boundAt + lease.t1 * 1000;
-        v.rebindAt = lease.boundAt + lease.t2 * 1000;
-        v.expiresAt = lease.boundAt + lease.leaseTime * 1000;
-      }
-      if (p.routers) v.routers = p.routers;
-      if (p.staticRoutes) v.staticRoutes = p.staticRoutes;
-      if (p.classlessRoutes) v.classlessRoutes = p.classlessRoutes;
-      if (p.dnsServers) v.dnsServers = p.dnsServers;
-      if (p.domainName) v.domainName = p.domainName;
-      if (p.domainSearch) v.domainSearch = p.domainSearch;
-      if (p.mtu) v.mtu = p.mtu;
-      if (lease.changedFrom) {
-        v.changedFrom = cidr(lease.changedFrom);
-        v.changedAt = lease.changedFrom.at;
-      }
-      if (lease.lost) v.lost = { ...lease.lost };
+    this.v4?.view(v);
+    if (this.v6) {
+      v.ipv6 = this.v6.view();
+      v.lastError ??= this.v6.lastError;
+      if (v.lastError === undefined) delete v.lastError;
     }
+    if (this.families.includes('ipv6')) v.families = [...this.families];
     return v;
   }
 
-  stored(lease: LeaseRecord): StoredAttachment {
+  /** The lease file: every family's current lease. */
+  stored(): StoredAttachment {
     const s: StoredAttachment = {
       format: STORE_FORMAT,
       containerId: this.spec.containerId,
       netName: this.spec.netName,
       ifname: this.spec.ifname,
       netns: this.spec.netns,
-      mac: macToString(this.mac) ?? '',
-      clientId: this.clientIdHex,
+      mac: macToString((this.v4 ?? this.v6)!.mac) ?? '',
+      clientId: this.v4?.clientIdHex ?? '00',
       provide: this.spec.provide,
       requestList: this.spec.requestList,
-      lease,
     };
+    const l4: LeaseRecord | undefined = this.v4?.current;
+    if (l4) s.lease = l4;
+    const l6: Lease6Record | undefined = this.v6?.current;
+    if (l6) s.lease6 = l6;
+    if (this.families.includes('ipv6')) {
+      s.families = [...this.families];
+      if (this.v6 && this.v6.prefixLength !== 128) s.ipv6PrefixLength = this.v6.prefixLength;
+    }
     if (this.netnsId) s.netnsId = this.netnsId;
-    if (this.onAddressChange !== 'move') s.onAddressChange = this.onAddressChange;
+    if (this.v4 && this.v4.onAddressChange !== 'move') s.onAddressChange = this.v4.onAddressChange;
     if (this.spec.arpProbe !== undefined) s.arpProbe = this.spec.arpProbe;
     if (this.spec.podName) s.podName = this.spec.podName;
     if (this.spec.podNamespace) s.podNamespace = this.spec.podNamespace;
     return s;
   }
 
-  dispatch(event: MachineEvent): void {
-    let actions: MachineAction[];
-    try {
-      actions = this.machine.handle(event);
-    } catch (err) {
-      // the machine is pure and tested never to throw; if it does, this lease stops, no other
-      this.log.error('lease state machine failed', { err: (err as Error).message, event: event.type });
-      this.stop(err as Error);
-      return;
-    }
-    // An action may dispatch again (a failed address move abandons the lease); what is left of
-    // this batch is then stale (the T1 timer of the lease just given up) and is not applied.
-    const batch = ++this.batches;
-    for (const action of actions) {
-      if (this.batches !== batch) break;
-      this.apply(action);
-    }
-  }
-
-  private apply(a: MachineAction): void {
-    switch (a.type) {
-      case 'send':
-        this.send(a.msg, a.srcIp, a.dstIp, a.dstMac);
-        break;
-      case 'arm':
-        this.arm(a.at);
-        break;
-      case 'disarm':
-        this.disarm();
-        break;
-      case 'bound':
-        if (a.changedFrom !== undefined && !this.movePod(a.changedFrom, a.lease)) break;
-        this.onBound(a.lease, a.renewed);
-        break;
-      case 'lost':
-        this.onLost(a.podLease, a.reason, a.offered);
-        break;
-      case 'expired':
-        this.deps.metrics.expiries.inc();
-        this.log.warn('lease expired without renewal; the pod keeps its link, asking for the same address again', {
-          address: a.lease.address,
-          server: a.lease.serverId,
-          xid: this.machine.xid,
-        });
-        break;
-      case 'nak':
-        this.deps.metrics.naks.inc();
-        this.log.warn('DHCPNAK from our server: lease lost, starting over', { server: a.serverId, reason: a.message, xid: this.machine.xid });
-        this.lastError = `NAK from ${a.serverId}${a.message ? `: ${a.message}` : ''}`;
-        break;
-      case 'transition':
-        this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
-        if (a.to === 'REBINDING') this.deps.metrics.rebinds.inc();
-        if (a.to === 'RENEWING') {
-          this.deps.metrics.renewals.inc();
-          this.renewStartedAt = this.now();
-        }
-        break;
-      case 'ignored':
-        this.deps.metrics.dropped.inc({ reason: a.label ?? 'ignored' });
-        this.log.debug('reply ignored', { reason: a.reason, xid: this.machine.xid, state: this.machine.state });
-        break;
-      case 'probe':
-        this.probeAddress(a.address);
-        break;
-      case 'bad-reply':
-        this.lastError = a.reason;
-        this.log.warn('unusable reply', { reason: a.reason, xid: this.machine.xid });
-        this.rejectWaiters(new BadReply(a.reason));
-        break;
-    }
-  }
-
-  private onBound(lease: LeaseRecord, renewed: boolean): void {
-    // a route that failed in the last move stays visible until the next change
-    this.lastError = this.routeError;
-    // A lease an ADD waits for is persisted by the manager after its own checks (a refused
-    // duplicate must leave no file; a failed write must fail the ADD). A renewal that cannot be
-    // written leaves the previous file, which a restart still renews.
-    if (renewed || this.waiters.length === 0) {
-      try {
-        this.deps.store.save(this.stored(lease), !renewed);
-      } catch (err) {
-        this.log.error('could not persist lease', { err: (err as Error).message });
-      }
-    }
-    if (renewed && this.renewStartedAt) {
-      this.deps.metrics.renewSeconds.observe((this.now() - this.renewStartedAt) / 1000);
-      this.renewStartedAt = 0;
-    }
-    if (!renewed && this.exchangeStartedAt) {
-      this.deps.metrics.acquireSeconds.observe((this.now() - this.exchangeStartedAt) / 1000);
-      this.exchangeStartedAt = 0;
-    }
-    this.log.info(renewed ? 'lease renewed' : 'lease bound', {
-      address: `${lease.address}/${lease.prefixLength}`,
-      server: lease.serverId,
-      leaseTime: lease.leaseTime,
-      xid: this.machine.xid,
-      state: this.machine.state,
-    });
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.resolve(lease);
-  }
-
-  // ---- the pod's address changed (after a NAK or an expiry the server gave another one) ----
-
-  /** False when the pod could not be moved: the machine is told to give the new lease up (LOST). */
-  private movePod(from: LeaseRecord, to: LeaseRecord): boolean {
-    const socket = this.socket;
-    const outcome: MoveOutcome = socket
-      ? movePod({ netns: this.spec.netns, ifname: this.spec.ifname, ifindex: socket.ifindex, log: this.log, metrics: this.deps.metrics }, from, to)
-      : { moved: false, reason: 'the packet socket is closed' };
-    if (!outcome.moved) {
-      this.dispatch({ type: 'abandon', podLease: from, reason: outcome.reason });
-      return false;
-    }
-    this.routeError = outcome.routeError;
-    return true;
-  }
-
-  private onLost(podLease: LeaseRecord, reason: string, offered: LeaseRecord | undefined): void {
-    this.deps.metrics.lost.inc();
-    this.lastError = reason;
-    this.log.warn('attachment LOST: the pod keeps an address no server vouches for', {
-      podAddress: cidr(podLease),
-      offered: offered ? cidr(offered) : undefined,
-      reason,
-      policy: this.onAddressChange,
-    });
-    try {
-      this.deps.store.save(this.stored(podLease), true);
-    } catch (err) {
-      this.log.error('could not persist the LOST state', { err: (err as Error).message });
-    }
-  }
-
-  private send(msg: Parameters<typeof encodeMessage>[0], srcIp: string, dstIp: string, dstMac?: Buffer): void {
-    if (!this.socket) return;
-    try {
-      const payload = encodeMessage(msg);
-      if (this.sendUnicast(payload, srcIp, dstIp)) return;
-      const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
-      this.socket.send(frame, dstMac);
-    } catch (err) {
-      this.lastError = `send failed: ${(err as Error).message}`;
-      this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });
-    }
-  }
-
   /**
-   * A message from our leased address to one server (RENEWING, RELEASE) goes through the pod's
-   * routing; false when it is not unicast or that path is unavailable (then the packet socket).
+   * A renewal or a change one family made by itself. A renewal that cannot be written leaves the
+   * previous file, which a restart still renews.
    */
-  private sendUnicast(payload: Buffer, srcIp: string, dstIp: string): boolean {
-    if (srcIp === ZERO_IP || dstIp === BROADCAST_IP) return false;
-    return this.unicast.send(payload, srcIp, dstIp);
-  }
-
-  /** RFC 5227 probe of a newly ACKed address; the verdict goes back to the machine. */
-  private probeAddress(address: string): void {
-    const timing = this.arpProbe;
-    if (timing === false) {
-      this.dispatch({ type: 'probe-result', address, conflict: false });
-      return;
-    }
-    this.cancelProbe?.();
-    this.cancelProbe = startConflictCheck({
-      netnsPath: this.spec.netns,
-      ifname: this.spec.ifname,
-      mac: this.mac,
-      address,
-      timing,
-      now: this.now,
-      onDone: (v) => {
-        this.cancelProbe = undefined;
-        this.onProbeVerdict(address, v);
-      },
-    });
-  }
-
-  private onProbeVerdict(address: string, v: ConflictVerdict): void {
-    if (this.closed) return;
-    if (v.conflict) {
-      this.deps.metrics.declines.inc();
-      this.lastError = `${address} is in use by ${macToString(v.mac)} (${v.reason}); declined`;
-      this.log.warn('offered address is in use by another host: DHCPDECLINE, asking for another', {
-        address,
-        holder: macToString(v.mac),
-        reason: v.reason,
-        server: this.machine.lease?.serverId,
-        xid: this.machine.xid,
-      });
-    } else if (v.error !== undefined) {
-      this.log.warn('ARP probe could not run; taking the address unprobed', { address, err: v.error });
-    }
-    this.dispatch({ type: 'probe-result', address, conflict: v.conflict });
-  }
-
-  private onFrame(ip: Buffer, srcMac: Buffer): void {
+  private persist(sync: boolean): void {
     try {
-      const udp = decodeIpUdp(ip);
-      if (udp.srcPort !== SERVER_PORT || udp.dstPort !== CLIENT_PORT) throw new Error('not from port 67 to 68');
-      const msg = decodeMessage(udp.payload);
-      if (msg.op !== BootOp.REPLY) throw new Error(`op ${msg.op} is not BOOTREPLY`);
-      const params = parseReplyParams(msg.options);
-      for (const r of params.rejected) {
-        this.log.debug('option rejected', { option: r.option, reason: r.reason, xid: msg.xid });
-      }
-      this.dispatch({ type: 'packet', msg, params, srcMac });
+      this.deps.store.save(this.stored(), sync);
     } catch (err) {
-      this.deps.metrics.dropped.inc({ reason: 'malformed' });
-      this.log.debug('malformed packet dropped', { err: (err as Error).message });
+      this.log.error('could not persist lease', { err: (err as Error).message });
     }
   }
 
-  private onSocketError(err: Error): void {
-    this.lastError = err.message;
-    this.log.warn('packet socket error; the interface or namespace is gone', { err: err.message });
-    this.stop(err);
+  private gone(): void {
+    this.stop(new Error('interface or namespace gone'));
     this.deps.onGone(this);
   }
-
-  private arm(at: number): void {
-    this.disarm();
-    const delay = Math.max(0, at - this.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (at - this.now() > 5) this.arm(at);
-      else this.dispatch({ type: 'timer' });
-    }, Math.min(delay, MAX_TIMER_MS));
-    this.timer.unref?.();
-  }
-
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private rejectWaiters(err: Error): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w.reject(err);
-  }
-
-  private close(reason: Error): void {
-    this.disarm();
-    this.cancelProbe?.();
-    this.cancelProbe = undefined;
-    this.unicast.close();
-    this.rejectWaiters(reason);
-    const s = this.socket;
-    this.socket = undefined;
-    s?.close();
-  }
-}
-
-export class BadReply extends Error {
-  static override readonly name = 'BadReply';
 }

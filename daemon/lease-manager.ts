@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Attachment, BadReply, netnsIdentity, type AttachmentSpec } from './attachment';
+import { Attachment, BadReply, FamilyFailed, HOLDING, netnsIdentity, type AttachmentSpec } from './attachment';
 import { KeyedQueue } from './keyed-queue';
 import { attachmentKey, type LeaseStore, type QuarantinedFile, type StoredAttachment } from './lease-store';
 import { assertNetworkNamespace, type openPacketSocket } from './io';
@@ -20,15 +20,14 @@ import {
   UnknownContainerError,
 } from '../shared/errors';
 import type { AttachmentRef, LeasesParams, LeaseView } from '../shared/rpc-protocol';
-import type { LeaseRecord } from './client/machine-types';
 import { DEFAULT_ARP_PROBE, parseArpProbe, type ArpProbeConfig } from '../shared/dhcp-config';
+import type { openUdp6Socket } from './io/udp6-socket';
+import type { LeaseCounts } from './metrics';
 
 /** The state dir refused a new lease: code 5 (I/O), with the path and errno in the message. */
 class LeaseNotWritten extends IoError {
   static override readonly name: string = 'LeaseNotWritten';
 }
-
-const HOLDING = new Set(['BOUND', 'RENEWING', 'REBINDING']);
 
 export interface ManagerOptions {
   store: LeaseStore;
@@ -43,6 +42,7 @@ export interface ManagerOptions {
   sweepIntervalMs?: number;
   /** opens each attachment's socket in the pod namespace; unit tests give an in-memory packet path */
   openSocket?: typeof openPacketSocket;
+  openSocket6?: typeof openUdp6Socket;
 }
 
 export class LeaseManager {
@@ -63,9 +63,24 @@ export class LeaseManager {
     return this.attachments.size;
   }
 
+  /** Attachments by their state (the IPv4 machine's, or the IPv6 one's for IPv6-only). */
   byState(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const a of this.attachments.values()) out[a.machine.state] = (out[a.machine.state] ?? 0) + 1;
+    for (const a of this.attachments.values()) out[a.state] = (out[a.state] ?? 0) + 1;
+    return out;
+  }
+
+  /** Leases by family, then by that family's machine state. */
+  byFamily(): LeaseCounts {
+    const out: LeaseCounts = {};
+    const count = (family: string, state: string) => {
+      const f = (out[family] ??= {});
+      f[state] = (f[state] ?? 0) + 1;
+    };
+    for (const a of this.attachments.values()) {
+      if (a.v4) count('ipv4', a.v4.machine.state);
+      if (a.v6) count('ipv6', a.v6.machine.state);
+    }
     return out;
   }
 
@@ -77,8 +92,8 @@ export class LeaseManager {
       // an attachment whose lease expired asks for the same address again (option 50)
       let requestedIp: string | undefined;
       if (existing && !existing.closed) {
-        if (existing.spec.netns === netns && HOLDING.has(existing.machine.state)) return existing.view();
-        requestedIp = existing.machine.lease?.address;
+        if (existing.spec.netns === netns && existing.holding && sameFamilies(existing, spec)) return existing.view();
+        requestedIp = existing.v4?.machine.lease?.address;
         this.drop(existing, 'replaced by a new ADD');
       }
       let att: Attachment;
@@ -90,19 +105,15 @@ export class LeaseManager {
       this.attachments.set(key, att);
       let deadline: NodeJS.Timeout | undefined;
       try {
-        const lease = await Promise.race([
+        await Promise.race([
           att.acquire(requestedIp),
           new Promise<never>((_, reject) => {
-            deadline = setTimeout(() => {
-              const msg = `no DHCP lease for ${spec.ifname} within ${this.opts.timeoutMs / 1000} s`;
-              const why = att.lastError ?? 'no DHCP server answered on this interface';
-              // a NAK from our server was the last word: code 100, as documented, not "try again" (11)
-              reject(att.lastError?.startsWith('NAK from ') ? new DhcpNakError(msg, why) : new TryAgainLaterError(msg, why));
-            }, this.opts.timeoutMs);
+            deadline = setTimeout(() => reject(this.deadlineError(att)), this.opts.timeoutMs);
           }),
         ]);
         const clash = this.holderOf(att);
-        if (clash) {
+        const lease = att.v4?.machine.lease;
+        if (clash && lease) {
           // A server that keys leases by MAC alone (busybox udhcpd) hands pods that share a MAC
           // (ipvlan) the same address. Refuse it rather than let two pods use one address; no
           // RELEASE, which would free the other pod's lease on the server.
@@ -111,13 +122,19 @@ export class LeaseManager {
             'the server does not tell clients apart by client id (option 61); give pods distinct MACs or fix the server',
           );
         }
-        this.persistNew(att, lease);
+        this.persistNew(att);
         return att.view();
-      } catch (err) {
+      } catch (caught) {
+        const failed = caught instanceof FamilyFailed ? caught : undefined;
+        const err = failed?.cause ?? (caught as Error);
         if (err instanceof LeaseNotWritten) this.release(att, 'its lease could not be written to the state dir');
-        else this.drop(att, 'ADD failed');
+        else if (err instanceof DhcpBadReplyError) this.drop(att, 'ADD failed');
+        else this.releaseBound(att, `ADD failed${failed ? ` (${failed.family})` : ''}`, err);
         this.forgetFile(key);
-        if (err instanceof BadReply) throw new DhcpBadReplyError(`unusable DHCP reply: ${err.message}`);
+        const family = failed && att.families.length > 1 ? ` (${failed.family})` : '';
+        if (err instanceof BadReply) {
+          throw new DhcpBadReplyError(`unusable DHCP${failed?.family === 'ipv6' ? 'v6' : ''} reply${family}: ${err.message}`);
+        }
         throw err;
       } finally {
         clearTimeout(deadline);
@@ -129,12 +146,13 @@ export class LeaseManager {
    * Writes a new lease before the ADD answers: a lease the runtime is told about but a restart
    * would forget is a lie. A failed write fails the ADD with code 5 and the lease is released.
    */
-  private persistNew(att: Attachment, lease: LeaseRecord): void {
+  private persistNew(att: Attachment): void {
     try {
-      this.opts.store.save(att.stored(lease), true);
+      this.opts.store.save(att.stored(), true);
     } catch (err) {
+      const addresses = [att.v4?.current?.address, att.v6?.current?.address].filter((a) => a !== undefined).join(', ');
       throw new LeaseNotWritten(
-        `cannot write the lease of ${att.key} (${lease.address}) to the state dir ${this.opts.store.dir}: ${(err as Error).message}`,
+        `cannot write the lease of ${att.key} (${addresses}) to the state dir ${this.opts.store.dir}: ${(err as Error).message}`,
         'the lease was released; fix the state dir (read-only, full, or not a directory) and retry',
       );
     }
@@ -171,9 +189,17 @@ export class LeaseManager {
         );
       }
       if (!HOLDING.has(v.state)) throw new CheckFailedError(`lease for ${key} is ${v.state}, not bound`, v.lastError);
+      if (v.ipv6 && !HOLDING.has(v.ipv6.state)) {
+        throw new CheckFailedError(`IPv6 lease for ${key} is ${v.ipv6.state}, not bound`, v.ipv6.lastError);
+      }
       if (netns && this.hostPath(netns) !== att.spec.netns) {
         throw new CheckFailedError(`lease for ${key} was taken in ${att.spec.netns}, not ${netns}`);
       }
+      if (v.ipv6) {
+        const held6 = `${v.ipv6.address}/${v.ipv6.prefixLength}`;
+        if (!expected.includes(held6)) throw new CheckFailedError(`IPv6 lease for ${key} holds ${held6}, prevResult has ${expected.join(', ')}`);
+      }
+      if (!att.v4) return v;
       const held = `${v.address}/${v.prefixLength}`;
       if (!expected.includes(held)) {
         if (v.changedFrom !== undefined && expected.includes(v.changedFrom)) {
@@ -217,7 +243,7 @@ export class LeaseManager {
     for (const a of this.attachments.values()) {
       if (out.length >= limit) break;
       if (filter.containerId && !a.spec.containerId.startsWith(filter.containerId)) continue;
-      if (state && a.machine.state !== state) continue;
+      if (state && a.state !== state && a.v6?.machine.state !== state) continue;
       if (skipped++ < offset) continue;
       out.push(a.view());
     }
@@ -238,7 +264,7 @@ export class LeaseManager {
       const log = this.opts.log.child({ containerId: entry.containerId, ifname: entry.ifname, net: entry.netName });
       const id = netnsIdentity(entry.netns);
       if (!id || (entry.netnsId && entry.netnsId !== id)) {
-        log.warn('pod namespace vanished while the daemon was down; dropping its lease', { netns: entry.netns, address: entry.lease.address });
+        log.warn('pod namespace vanished while the daemon was down; dropping its lease', { netns: entry.netns, address: storedAddresses(entry) });
         this.opts.store.remove(key);
         dropped++;
         continue;
@@ -255,12 +281,14 @@ export class LeaseManager {
         if (entry.podName) spec.podName = entry.podName;
         if (entry.podNamespace) spec.podNamespace = entry.podNamespace;
         if (entry.arpProbe !== undefined) spec.arpProbe = storedArpProbe(entry.arpProbe);
+        if (entry.families) spec.ipFamilies = entry.families;
+        if (entry.ipv6PrefixLength !== undefined) spec.ipv6PrefixLength = entry.ipv6PrefixLength;
         const att = this.newAttachment(spec, entry);
         this.attachments.set(key, att);
-        att.resume(entry.lease);
+        att.resume(entry);
         resumed++;
       } catch (err) {
-        log.warn('cannot reopen the pod interface; dropping its lease', { err: (err as Error).message, address: entry.lease.address });
+        log.warn('cannot reopen the pod interface; dropping its lease', { err: (err as Error).message, address: storedAddresses(entry) });
         this.opts.store.remove(key);
         dropped++;
       }
@@ -307,8 +335,10 @@ export class LeaseManager {
         alwaysBroadcast: this.opts.alwaysBroadcast,
         resendMaxMs: this.opts.resendMaxMs,
         resendTimeoutMs: this.opts.resendTimeoutMs,
+        timeoutMs: this.opts.timeoutMs,
         onGone: (a) => this.forget(a, 'interface or namespace gone'),
         ...(this.opts.openSocket ? { openSocket: this.opts.openSocket } : {}),
+        ...(this.opts.openSocket6 ? { openSocket6: this.opts.openSocket6 } : {}),
       },
       stored,
     );
@@ -316,11 +346,11 @@ export class LeaseManager {
 
   /** Another attachment of the same network that holds the address `att` was just given. */
   private holderOf(att: Attachment): Attachment | undefined {
-    const mine = att.machine.lease;
+    const mine = att.v4?.machine.lease;
     if (!mine) return undefined;
     for (const other of this.attachments.values()) {
-      if (other === att || other.spec.netName !== att.spec.netName || !HOLDING.has(other.machine.state)) continue;
-      const theirs = other.machine.lease;
+      if (other === att || other.spec.netName !== att.spec.netName || !other.v4 || !HOLDING.has(other.v4.machine.state)) continue;
+      const theirs = other.v4.machine.lease;
       if (theirs && theirs.address === mine.address && theirs.serverId === mine.serverId) return other;
     }
     return undefined;
@@ -342,11 +372,32 @@ export class LeaseManager {
   }
 
   private release(att: Attachment, reason: string): void {
-    const wasHolding = HOLDING.has(att.machine.state);
-    att.release();
-    if (wasHolding) this.opts.metrics.releases.inc();
-    this.opts.log.info('lease released', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason, sentRelease: wasHolding });
+    this.releaseBound(att, reason);
+  }
+
+  /** RELEASE for each family that holds a lease (the others are stopped); the attachment is forgotten. */
+  private releaseBound(att: Attachment, reason: string, err: Error = new Error(reason)): void {
+    const sent: string[] = [];
+    if (att.v4 && HOLDING.has(att.v4.machine.state)) sent.push('ipv4');
+    if (att.v6 && HOLDING.has(att.v6.machine.state)) sent.push('ipv6');
+    att.releaseBound(err);
+    for (const family of sent) this.opts.metrics.releases.inc({ family });
+    const fields: Record<string, unknown> = { containerId: att.spec.containerId, ifname: att.spec.ifname, reason, sentRelease: sent.length > 0 };
+    if (att.families.includes('ipv6')) fields.released = sent;
+    this.opts.log.info('lease released', fields);
     if (this.attachments.get(att.key) === att) this.attachments.delete(att.key);
+  }
+
+  /** The ADD deadline passed: code 11 naming the family (or families) still without a lease. */
+  private deadlineError(att: Attachment): Error {
+    const pending = att.unbound();
+    const v6 = pending.length === 1 && pending[0] === 'ipv6';
+    const named = att.families.length > 1 ? ` (${pending.join(', ')})` : '';
+    const msg = `no DHCP${v6 ? 'v6' : ''} lease${named} for ${att.spec.ifname} within ${this.opts.timeoutMs / 1000} s`;
+    const last = pending.includes('ipv4') ? att.v4?.lastError : att.v6?.lastError;
+    const why = last ?? `no DHCP${v6 ? 'v6' : ''} server answered on this interface`;
+    // a NAK from our server was the last word: code 100, as documented, not "try again" (11)
+    return pending.includes('ipv4') && att.v4?.lastError?.startsWith('NAK from ') ? new DhcpNakError(msg, why) : new TryAgainLaterError(msg, why);
   }
 
   private drop(att: Attachment, reason: string): void {
@@ -362,6 +413,15 @@ export class LeaseManager {
       this.opts.log.info('lease dropped', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason });
     });
   }
+}
+
+function sameFamilies(att: Attachment, spec: AttachmentSpec): boolean {
+  const want = spec.ipFamilies ?? ['ipv4'];
+  return want.length === att.families.length && want.every((f) => att.families.includes(f));
+}
+
+function storedAddresses(entry: StoredAttachment): string {
+  return [entry.lease?.address, entry.lease6?.address].filter((a) => a !== undefined).join(', ');
 }
 
 /** A hand-edited or damaged arpProbe in a lease file falls back to the default. */

@@ -21,7 +21,7 @@ export async function runDaemon(opts: DaemonOptions, log: Logger): Promise<{ sto
   });
   store.init();
   let manager: LeaseManager | undefined;
-  const metrics = opts.metricsAddress ? createMetrics(() => manager?.byState() ?? {}) : noMetrics();
+  const metrics = opts.metricsAddress ? createMetrics(() => manager?.byFamily() ?? {}) : noMetrics();
   manager = new LeaseManager({
     store,
     log,

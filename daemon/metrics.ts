@@ -9,21 +9,25 @@ import type * as http from 'node:http';
 import * as path from 'node:path';
 import type * as client from 'prom-client';
 
+/** Every lease metric is labelled with the address family ("ipv4", "ipv6") it is about. */
 export interface Metrics {
   registry: client.Registry;
-  renewals: client.Counter<string>;
-  rebinds: client.Counter<string>;
+  renewals: client.Counter<'family'>;
+  rebinds: client.Counter<'family'>;
   naks: client.Counter<string>;
-  expiries: client.Counter<string>;
-  releases: client.Counter<string>;
+  expiries: client.Counter<'family'>;
+  releases: client.Counter<'family'>;
   addressChanges: client.Counter<string>;
   lost: client.Counter<string>;
-  declines: client.Counter<string>;
-  dropped: client.Counter<'reason'>;
+  declines: client.Counter<'family'>;
+  dropped: client.Counter<'family' | 'reason'>;
   rpc: client.Counter<'method' | 'outcome'>;
-  acquireSeconds: client.Histogram<string>;
-  renewSeconds: client.Histogram<string>;
+  acquireSeconds: client.Histogram<'family'>;
+  renewSeconds: client.Histogram<'family'>;
 }
+
+/** Leases by family and client state, for the gauge (computed at scrape time). */
+export type LeaseCounts = Record<string, Record<string, number>>;
 
 /**
  * prom-client from its own bundle next to the daemon's (dist/lib/prom-client.js, built by
@@ -36,18 +40,20 @@ function loadPromClient(): typeof import('prom-client') {
   return (fs.existsSync(built) ? require(built) : require('prom-client')) as typeof import('prom-client');
 }
 
-export function createMetrics(leasesByState: () => Record<string, number>, withProcessMetrics = true): Metrics {
+export function createMetrics(leasesByFamily: () => LeaseCounts, withProcessMetrics = true): Metrics {
   const client = loadPromClient();
   const registry = new client.Registry();
   if (withProcessMetrics) client.collectDefaultMetrics({ register: registry, prefix: 'cni_dhcp_' });
   new client.Gauge({
     name: 'cni_dhcp_leases',
-    help: 'Leases held by the daemon, by client state',
-    labelNames: ['state'],
+    help: 'Leases held by the daemon, by address family and client state',
+    labelNames: ['family', 'state'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [state, n] of Object.entries(leasesByState())) this.set({ state }, n);
+      for (const [family, states] of Object.entries(leasesByFamily())) {
+        for (const [state, n] of Object.entries(states)) this.set({ family, state }, n);
+      }
     },
   });
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
@@ -55,25 +61,27 @@ export function createMetrics(leasesByState: () => Record<string, number>, withP
   const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
-    renewals: counter('cni_dhcp_renewals_total', 'Times a lease entered RENEWING (T1)'),
-    rebinds: counter('cni_dhcp_rebinds_total', 'Times a lease entered REBINDING (T2)'),
+    renewals: counter('cni_dhcp_renewals_total', 'Times a lease entered RENEWING (T1)', ['family']),
+    rebinds: counter('cni_dhcp_rebinds_total', 'Times a lease entered REBINDING (T2)', ['family']),
     naks: counter('cni_dhcp_naks_total', 'DHCPNAKs accepted from our server'),
-    expiries: counter('cni_dhcp_expiries_total', 'Leases that expired without renewal'),
-    releases: counter('cni_dhcp_releases_total', 'DHCPRELEASEs sent'),
+    expiries: counter('cni_dhcp_expiries_total', 'Leases that expired without renewal', ['family']),
+    releases: counter('cni_dhcp_releases_total', 'DHCPRELEASEs (DHCPv6 RELEASEs) sent', ['family']),
     addressChanges: counter('cni_dhcp_address_changes_total', "Pods moved to another address the server handed out after a NAK or an expiry"),
     lost: counter('cni_dhcp_attachments_lost_total', 'Attachments LOST: the server handed out another address and the pod was not moved'),
-    declines: counter('cni_dhcp_declines_total', 'DHCPDECLINEs sent: the ARP probe found the ACKed address in use'),
-    dropped: counter('cni_dhcp_packets_dropped_total', 'Received packets dropped, by reason', ['reason']),
+    declines: counter('cni_dhcp_declines_total', 'DHCPDECLINEs sent: the ARP probe found the ACKed address in use (IPv6: it failed DAD)', ['family']),
+    dropped: counter('cni_dhcp_packets_dropped_total', 'Received packets dropped, by family and reason', ['family', 'reason']),
     rpc: counter('cni_dhcp_rpc_requests_total', 'RPC requests by method and outcome', ['method', 'outcome']),
     acquireSeconds: new client.Histogram({
       name: 'cni_dhcp_acquire_duration_seconds',
-      help: 'Time from DISCOVER to the first ACK',
+      help: 'Time from DISCOVER (SOLICIT) to the first ACK (REPLY)',
+      labelNames: ['family'],
       buckets,
       registers: [registry],
     }),
     renewSeconds: new client.Histogram({
       name: 'cni_dhcp_renew_duration_seconds',
-      help: 'Time from the first renewal REQUEST to its ACK',
+      help: 'Time from the first renewal REQUEST (RENEW) to its ACK (REPLY)',
+      labelNames: ['family'],
       buckets,
       registers: [registry],
     }),

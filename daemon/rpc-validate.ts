@@ -4,7 +4,7 @@
  */
 import { validateIfname } from '../shared/cni-env';
 import { ADDRESS_CHANGE_POLICIES, type AddressChangePolicy } from '../shared/dhcp-config';
-import { parseArpProbe } from '../shared/dhcp-config';
+import { parseArpProbe, parseIpFamilies, parseIpv6PrefixLength } from '../shared/dhcp-config';
 import { LEASES_PAGE_MAX, type AddParams, type AttachmentRef, type CheckParams, type DelParams, type GcParams, type LeasesParams, type ReleaseParams } from '../shared/rpc-protocol';
 
 export class InvalidParams extends Error {
@@ -84,6 +84,12 @@ export function addParams(p: unknown): AddParams {
   if (o.onAddressChange !== undefined) {
     if (!ADDRESS_CHANGE_POLICIES.includes(o.onAddressChange as AddressChangePolicy)) throw new InvalidParams('onAddressChange must be "move" or "release"');
     out.onAddressChange = o.onAddressChange as AddressChangePolicy;
+  }
+  try {
+    if (o.ipFamilies !== undefined) out.ipFamilies = parseIpFamilies(o.ipFamilies, 'ipFamilies');
+    if (o.ipv6PrefixLength !== undefined) out.ipv6PrefixLength = parseIpv6PrefixLength(o.ipv6PrefixLength, 'ipv6PrefixLength');
+  } catch (err) {
+    throw new InvalidParams((err as Error).message);
   }
   return out;
 }

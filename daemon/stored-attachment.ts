@@ -4,9 +4,12 @@
  * lease view read is present with the right type, so a bad file is quarantined here instead
  * of failing later in a timer (or being silently deleted as an "unopenable" attachment).
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { LeaseRecord } from './client/machine-types';
-import { ADDRESS_CHANGE_POLICIES, parseArpProbe, type AddressChangePolicy, type ArpProbeConfig } from '../shared/dhcp-config';
+import type { Lease6Record } from './client6/types6';
+import {
+  ADDRESS_CHANGE_POLICIES, parseArpProbe, parseIpFamilies, parseIpv6PrefixLength, type AddressChangePolicy, type ArpProbeConfig, type IpFamily,
+} from '../shared/dhcp-config';
 
 export const STORE_FORMAT = 1;
 
@@ -28,7 +31,14 @@ export interface StoredAttachment {
   onAddressChange?: AddressChangePolicy;
   /** ipam.arpProbe as given at ADD; absent: the default */
   arpProbe?: ArpProbeConfig;
-  lease: LeaseRecord;
+  /** absent: ["ipv4"] (every file written before IPv6 existed) */
+  families?: IpFamily[];
+  /** ipam.ipv6PrefixLength when not 128 */
+  ipv6PrefixLength?: number;
+  /** the IPv4 lease; present when families has ipv4 */
+  lease?: LeaseRecord;
+  /** the DHCPv6 IA_NA lease with our DUID and IAID; present when families has ipv6 */
+  lease6?: Lease6Record;
 }
 
 type Obj = Record<string, unknown>;
@@ -101,8 +111,37 @@ export function validateEntry(raw: unknown): StoredAttachment {
       top.fail((err as Error).message);
     }
   }
+  let families: IpFamily[] = [];
+  try {
+    families = parseIpFamilies(o.families, 'families');
+    if (o.ipv6PrefixLength !== undefined) parseIpv6PrefixLength(o.ipv6PrefixLength, 'ipv6PrefixLength');
+  } catch (err) {
+    top.fail((err as Error).message);
+  }
+  if (families.includes('ipv6')) validateLease6(top.obj(o.lease6, 'lease6'));
+  if (families.includes('ipv4')) validateLease4(top.obj(o.lease, 'lease'));
+  return o as unknown as StoredAttachment;
+}
+
+function validateLease6(l: Obj): void {
+  const s = new Shape('lease6.');
+  if (typeof l.address !== 'string' || !isIPv6(l.address)) s.fail('address is not an IPv6 address');
+  if (l.serverUnicast !== undefined && (typeof l.serverUnicast !== 'string' || !isIPv6(l.serverUnicast))) s.fail('serverUnicast is not an IPv6 address');
+  for (const k of ['duid', 'serverId']) {
+    s.str(l, k);
+    if (!/^([0-9a-f]{2})+$/.test(l[k] as string)) s.fail(`${k} is not hex`);
+  }
+  s.str(l, 'serverMac', true);
+  s.num(l, 'iaid', 0, 0xffffffff);
+  s.num(l, 'boundAt', 0, Number.MAX_SAFE_INTEGER);
+  for (const k of ['preferredLifetime', 'validLifetime', 't1', 't2']) s.num(l, k, 0, 0xffffffff);
+  const v = l.dnsServers;
+  if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && isIPv6(x)))) s.fail('dnsServers is not a list of IPv6 addresses');
+  s.strs(l, 'domainSearch');
+}
+
+function validateLease4(l: Obj): void {
   const ls = new Shape('lease.');
-  const l = top.obj(o.lease, 'lease');
   ls.ip(l, 'address');
   ls.ip(l, 'serverId');
   ls.str(l, 'serverMac', true);
@@ -131,5 +170,4 @@ export function validateEntry(raw: unknown): StoredAttachment {
   ps.num(p, 'mtu', 0, 0xffff, true);
   for (const k of ['domainName', 'hostName', 'message']) ps.str(p, k, true);
   if (p.rejected !== undefined && !Array.isArray(p.rejected)) ps.fail('rejected is not a list');
-  return o as unknown as StoredAttachment;
 }

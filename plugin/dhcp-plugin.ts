@@ -35,6 +35,11 @@ const add: VerbHandler = async (env, _stdin, raw) => {
     onAddressChange: cfg.onAddressChange,
     arpProbe: cfg.arpProbe,
   };
+  // only when asked: an IPv4-only ADD is the same request as before ipFamilies existed
+  if (cfg.ipFamilies.includes('ipv6')) {
+    params.ipFamilies = cfg.ipFamilies;
+    params.ipv6PrefixLength = cfg.ipv6PrefixLength;
+  }
   const podName = env.args.get('K8S_POD_NAME');
   const podNamespace = env.args.get('K8S_POD_NAMESPACE');
   if (podName) params.podName = podName;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, self-contained: a DHCP server (dnsmasq) in its own namespace, our daemon in a
 # "node" namespace with a bridge, three pods attached by the real bridge plugin with our dhcp
-# IPAM, the lease table; then the whereabouts daemon on its file store and four more pods
+# IPAM (the third dual-stack: dnsmasq also serves DHCPv6 and router advertisements), the lease
+# table; then the whereabouts daemon on its file store and four more pods
 # (two networks sharing a CIDR kept apart by network_name, one dual-stack pod), the
 # allocation table; then everything torn down. Only 198.18.0.0/15 and 2001:db8::/32 inside
 # its namespaces.
@@ -47,6 +48,9 @@ ip netns add "$SRV"; ip netns add "$NODE"
 ip link add "v$$s" netns "$SRV" type veth peer name "v$$n" netns "$NODE"
 ip -n "$SRV" link set "v$$s" name srv0
 ip -n "$SRV" addr add 198.18.0.1/24 dev srv0
+# DHCPv6 needs an address from the range's /64 on the server's interface; skip its DAD
+ip netns exec "$SRV" sysctl -qw net.ipv6.conf.srv0.accept_dad=0
+ip -n "$SRV" addr add 2001:db8:de::1/64 dev srv0 nodad
 ip -n "$SRV" link set srv0 up
 ip -n "$NODE" link add "$BR" type bridge
 ip -n "$NODE" link set "v$$n" master "$BR"
@@ -58,6 +62,7 @@ for _ in $(seq 100); do ip -n "$NODE" link show "$BR" | grep -q "state UP" && br
 ip netns exec "$SRV" dnsmasq --keep-in-foreground --no-ping --port=0 --conf-file=/dev/null --user=root \
   --interface=srv0 --bind-interfaces --dhcp-authoritative --dhcp-range=198.18.0.10,198.18.0.250,255.255.255.0,10m \
   --dhcp-option=option:router,198.18.0.1 --dhcp-option=option:dns-server,198.18.0.53 --dhcp-option=option:domain-name,demo.example \
+  --dhcp-range=2001:db8:de::100,2001:db8:de::1ff,64,10m --enable-ra --dhcp-option=option6:dns-server,[2001:db8:de::53] \
   --dhcp-leasefile="$DIR/dnsmasq.leases" --pid-file="$DIR/dnsmasq.pid" --log-facility="$DIR/dnsmasq.log" &
 DNSMASQ=$!
 for _ in $(seq 100); do ip netns exec "$SRV" ss -ulnH 'sport = :67' | grep -q ':67' && break; sleep 0.05; done
@@ -68,15 +73,20 @@ DAEMON=$!
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || { echo "daemon did not start:"; cat "$DIR/daemon.log"; exit 1; }
 
-CONF=$(printf '{"cniVersion":"1.0.0","name":"demo","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"dhcp","daemonSocketPath":"%s"}}' "$BR" "$SOCK")
+dhcpconf() { printf '{"cniVersion":"1.0.0","name":"demo","type":"bridge","bridge":"%s","isGateway":false,"ipMasq":false,"ipam":{"type":"dhcp","daemonSocketPath":"%s"%s}}' "$BR" "$SOCK" "$1"; }
+CONF=$(dhcpconf "")
+# pod3 is dual-stack: one IPv4 lease and one DHCPv6 (IA_NA) lease from the same dnsmasq
+CONF6=$(dhcpconf ',"ipFamilies":["ipv4","ipv6"]')
 for i in 1 2 3; do
   POD="cdd-$ID-pod$i"; ip netns add "$POD"; PODS+=("$POD")
+  C="$CONF"; [ "$i" = 3 ] && C="$CONF6"
   start=$(date +%s%N)
-  out=$(echo "$CONF" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/$POD" \
+  out=$(echo "$C" | ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/$POD" \
         CNI_IFNAME=eth1 CNI_PATH="$DIR/bin" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=demo;K8S_POD_NAME=web-$i" /usr/lib/cni/bridge)
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   echo "== pod$i: bridge ADD took ${ms} ms: $out"
   ip -n "$POD" -4 -o addr show dev eth1
+  [ "$i" = 3 ] && ip -n "$POD" -6 -o addr show dev eth1 scope global
 done
 
 echo "== cni-dhcp leases"
@@ -85,11 +95,12 @@ echo "== dnsmasq's lease file"
 cat "$DIR/dnsmasq.leases"
 
 for i in 1 2 3; do
-  echo "$CONF" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/cdd-$ID-pod$i" \
+  C="$CONF"; [ "$i" = 3 ] && C="$CONF6"
+  echo "$C" | ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID="pod$i-$ID" CNI_NETNS="/var/run/netns/cdd-$ID-pod$i" \
     CNI_IFNAME=eth1 CNI_PATH="$DIR/bin" "$PWD/dist/cni/dhcp"
 done
 sleep 0.3
-echo "== after DEL: $(wc -l < "$DIR/dnsmasq.leases") leases left on the server"
+echo "== after DEL: $(grep -vc '^duid' "$DIR/dnsmasq.leases" || true) leases left on the server"
 
 STORE=""
 if [ "$ETCD" = 1 ]; then

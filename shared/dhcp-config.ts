@@ -31,6 +31,13 @@ export type ArpProbeConfig = { count: number; intervalMs: number } | false;
 export const DEFAULT_ARP_PROBE: ArpProbeConfig = { count: 2, intervalMs: 50 };
 export const ARP_PROBE_LIMITS = { count: { min: 1, max: 10 }, intervalMs: { min: 1, max: 2000 } } as const;
 
+/** Address families an attachment asks for (ipam.ipFamilies); absent means IPv4 only, as before. */
+export type IpFamily = 'ipv4' | 'ipv6';
+export const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6'];
+export const DEFAULT_IP_FAMILIES: readonly IpFamily[] = ['ipv4'];
+/** DHCPv6 carries no prefix length: the IA_NA address is reported as a /128 unless ipv6PrefixLength says otherwise. */
+export const DEFAULT_IPV6_PREFIX_LENGTH = 128;
+
 export interface ProvideOption {
   code: number;
   value?: string;
@@ -51,6 +58,10 @@ export interface DhcpIpamConfig {
   onAddressChange: AddressChangePolicy;
   /** ours: ARP-probe the offered address before answering ADD */
   arpProbe: ArpProbeConfig;
+  /** ours: which families to lease, in the order given (ipv4 first when both) */
+  ipFamilies: IpFamily[];
+  /** ours: the prefix length the IPv6 address is reported with (1..128) */
+  ipv6PrefixLength: number;
   prevResult?: unknown;
   validAttachments?: Array<{ containerId: string; ifname: string }>;
 }
@@ -66,6 +77,33 @@ function parseAddressChange(ipam: Record<string, unknown>): AddressChangePolicy 
   if (v === undefined) return 'move';
   if (typeof v === 'string' && (ADDRESS_CHANGE_POLICIES as readonly string[]).includes(v)) return v as AddressChangePolicy;
   throw new InvalidConfigError(`ipam.onAddressChange must be "move" or "release", got ${JSON.stringify(v)}`);
+}
+
+/** `ipam.ipFamilies`: a non-empty list of distinct "ipv4"/"ipv6"; code 7 names the key and the bad value. */
+export function parseIpFamilies(raw: unknown, key = 'ipam.ipFamilies'): IpFamily[] {
+  if (raw === undefined) return [...DEFAULT_IP_FAMILIES];
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new InvalidConfigError(`${key} must be a non-empty array of "ipv4" and "ipv6", got ${JSON.stringify(raw)}`);
+  }
+  const out: IpFamily[] = [];
+  raw.forEach((f, i) => {
+    if (typeof f !== 'string' || !(IP_FAMILIES as readonly string[]).includes(f)) {
+      throw new InvalidConfigError(`${key}[${i}]: unknown address family ${JSON.stringify(f)}`, 'use "ipv4" and/or "ipv6"');
+    }
+    if (out.includes(f as IpFamily)) throw new InvalidConfigError(`${key}[${i}]: ${JSON.stringify(f)} is listed twice`);
+    out.push(f as IpFamily);
+  });
+  // one order whatever the config says: results list the IPv4 address first, like the reference's dual-stack plugins
+  return IP_FAMILIES.filter((f) => out.includes(f));
+}
+
+/** `ipam.ipv6PrefixLength`: an integer 1..128; absent: /128. */
+export function parseIpv6PrefixLength(raw: unknown, key = 'ipam.ipv6PrefixLength'): number {
+  if (raw === undefined) return DEFAULT_IPV6_PREFIX_LENGTH;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 128) {
+    throw new InvalidConfigError(`${key} must be an integer from 1 to 128, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
 }
 
 export function optionCode(raw: unknown, key: string): number {
@@ -194,6 +232,8 @@ export function parseDhcpConfig(cfg: Record<string, unknown>): DhcpIpamConfig {
     omitGateway: ipam.omitGateway === true,
     onAddressChange: parseAddressChange(ipam),
     arpProbe: parseArpProbe(ipam.arpProbe),
+    ipFamilies: parseIpFamilies(ipam.ipFamilies),
+    ipv6PrefixLength: parseIpv6PrefixLength(ipam.ipv6PrefixLength),
     prevResult: cfg.prevResult,
     validAttachments: parseValidAttachments(cfg),
   };

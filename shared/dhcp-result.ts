@@ -11,7 +11,26 @@ export interface ResultOptions {
   omitGateway: boolean;
 }
 
+/**
+ * IPv4 first, then the IPv6 IA_NA address (no gateway and no routes: DHCPv6 carries none, the
+ * link's router advertisements do); DNS servers and search domains of both families merged.
+ */
 export function leaseToResult(lease: LeaseView, opts: ResultOptions): IpamResult {
+  const families = lease.families ?? ['ipv4'];
+  const r: IpamResult = families.includes('ipv4') ? lease4ToResult(lease, opts) : { ips: [], routes: [], dns: {} };
+  if (families.includes('ipv6')) {
+    const v6 = lease.ipv6;
+    if (!v6?.address || v6.prefixLength === undefined) throw new Error(`lease for ${lease.containerId}/${lease.ifname} holds no IPv6 address`);
+    r.ips.push({ address: `${v6.address}/${v6.prefixLength}` });
+    const dns = r.dns ?? {};
+    if (v6.dnsServers?.length) dns.nameservers = [...new Set([...(dns.nameservers ?? []), ...v6.dnsServers])];
+    if (v6.domainSearch?.length) dns.search = [...new Set([...(dns.search ?? []), ...v6.domainSearch])];
+    r.dns = dns;
+  }
+  return r;
+}
+
+function lease4ToResult(lease: LeaseView, opts: ResultOptions): IpamResult {
   if (!lease.address || lease.prefixLength === undefined) {
     throw new Error(`lease for ${lease.containerId}/${lease.ifname} holds no address`);
   }

@@ -3,7 +3,7 @@
  * Errors carry the CNI error code as the JSON-RPC error code (JSON-RPC's own codes are
  * negative, so they never collide), and CNI `details` in error.data.details.
  */
-import type { ArpProbeConfig } from './dhcp-config';
+import type { ArpProbeConfig, IpFamily } from './dhcp-config';
 
 import type { AddressChangePolicy } from './dhcp-config';
 
@@ -40,6 +40,10 @@ export interface AddParams extends AttachmentRef {
   podNamespace?: string;
   /** ipam.onAddressChange; absent means "move" */
   onAddressChange?: AddressChangePolicy;
+  /** ipam.ipFamilies; absent means ["ipv4"] */
+  ipFamilies?: IpFamily[];
+  /** ipam.ipv6PrefixLength; absent means 128 */
+  ipv6PrefixLength?: number;
 }
 export interface DelParams extends AttachmentRef {
   netns?: string;
@@ -78,6 +82,32 @@ export interface RouteView {
   gw: string;
 }
 
+/** The IPv6 (DHCPv6 IA_NA) half of an attachment; `duid` and `iaid` are ours, `serverId` the server's DUID (hex). */
+export interface Lease6View {
+  state: string;
+  xid: number;
+  duid: string;
+  iaid: number;
+  address?: string;
+  prefixLength?: number;
+  serverId?: string;
+  dnsServers?: string[];
+  domainSearch?: string[];
+  /** ms since epoch */
+  boundAt?: number;
+  preferredLifetime?: number;
+  validLifetime?: number;
+  renewAt?: number;
+  rebindAt?: number;
+  expiresAt?: number;
+  lastError?: string;
+}
+
+/**
+ * One attachment. The top-level lease fields are the IPv4 lease, as before IPv6 existed; an
+ * attachment with IPv6 has `ipv6`, and `families` lists what it holds. For an IPv6-only one the
+ * top-level state and xid are the IPv6 machine's and the IPv4 fields are absent.
+ */
 export interface LeaseView extends AttachmentRef {
   netns: string;
   podName?: string;
@@ -109,6 +139,9 @@ export interface LeaseView extends AttachmentRef {
   /** state LOST: the address the server offered instead (released), when, and why the pod was not moved */
   lost?: { at: number; offered: string; reason: string };
   lastError?: string;
+  /** absent: ["ipv4"] */
+  families?: IpFamily[];
+  ipv6?: Lease6View;
 }
 
 export interface GcResult {
@@ -125,6 +158,8 @@ export interface DaemonStatusResult {
   socketPath: string;
   stateDir: string;
   leasesByState: Record<string, number>;
+  /** leases by address family, then by that family's state */
+  leasesByFamily?: Record<string, Record<string, number>>;
   leases: number;
   /** lease files the last start-up could not read and moved to quarantine/ */
   quarantined: Array<{ name: string; movedTo?: string; reason: string }>;

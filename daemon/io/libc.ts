@@ -20,6 +20,9 @@ export const O_CLOEXEC = 0o2000000;
 export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_PACKET = 17;
+export const AF_INET6 = 10;
+/** struct sockaddr_in6 */
+export const SOCKADDR_IN6_SIZE = 28;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
@@ -94,6 +97,9 @@ export function attachFilter(fd: number, prog: Buffer): number {
   // koffi passes `prog` by address for the duration of the call; the kernel copies it.
   return setsockoptFprog(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: prog.length / 8, filter: prog }, koffi.sizeof(SockFprog)) as number;
 }
+/** `addr` receives the sender (struct sockaddr_in6 for the DHCPv6 socket); `addrLen` is its in/out u32 */
+export const recvfrom: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrLen: Buffer) => number =
+  lib.func('long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)');
 export const fstatfs: (fd: number, buf: Buffer) => number = lib.func('int fstatfs(int fd, void *buf)');
 export const recv: (fd: number, buf: Buffer, len: number, flags: number) => number =
   lib.func('long recv(int fd, void *buf, size_t len, int flags)');

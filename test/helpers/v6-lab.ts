@@ -91,6 +91,12 @@ export interface Kea6Options {
   renew?: number;
   rebind?: number;
   pool?: string;
+  /**
+   * true (default): Kea grants option 12 (Server Unicast) and listens on SERVER_ADDR6 for it (a
+   * Kea that sends option 12 but listens only on its link-local drops every unicast RENEW);
+   * false: neither, so clients send everything to ff02::1:2.
+   */
+  unicast?: boolean;
 }
 
 /** Kea v6 on srv0; call after serverPort6 (Kea must start once srv0's link-local is valid). */
@@ -100,7 +106,7 @@ export async function startKea6(srv: TestNetns, opts: Kea6Options = {}): Promise
   const log = `${dir}/kea.log`;
   const config = {
     Dhcp6: {
-      'interfaces-config': { interfaces: ['srv0'] },
+      'interfaces-config': { interfaces: [opts.unicast === false ? 'srv0' : `srv0/${SERVER_ADDR6}`] },
       'lease-database': { type: 'memfile', persist: true, name: `${dir}/leases6.csv`, 'lfc-interval': 0 },
       // Kea's default writes its DUID under /var/lib/kea, which the package does not create
       'server-id': { type: 'LLT', persist: false },
@@ -117,7 +123,7 @@ export async function startKea6(srv: TestNetns, opts: Kea6Options = {}): Promise
         'option-data': [
           { name: 'dns-servers', data: DNS6 },
           { name: 'domain-search', data: SEARCH6.join(', ') },
-          { name: 'unicast', data: SERVER_ADDR6, 'always-send': true },
+          ...(opts.unicast === false ? [] : [{ name: 'unicast', data: SERVER_ADDR6, 'always-send': true }]),
         ],
       }],
       loggers: [{ name: 'kea-dhcp6', output_options: [{ output: log }], severity: 'DEBUG', debuglevel: 40 }],

@@ -64,7 +64,7 @@ describe('ARP conflict detection before ADD answers (RFC 5227) @root', function 
     assert.match(log, new RegExp(`DHCPDECLINE\\(srv0\\) ${SQUATTED.replace(/\./g, '\\.')} `), 'dnsmasq logged our DECLINE');
     assert.match(log, /disabling DHCP static address 198\.18\.0\.77/);
     assert.match(lab.daemonLog(), /offered address is in use by another host: DHCPDECLINE/);
-    assert.equal(await metric(lab, 'cni_dhcp_declines_total'), 1);
+    assert.equal(await metric(lab, 'cni_dhcp_declines_total\\{family="ipv4"\\}'), 1);
     const held = (await leases(lab)).find((l) => l.containerId === probed);
     assert.equal(`${held?.address}/${held?.prefixLength}`, ips[0]);
     assert.equal(held?.state, 'BOUND');
@@ -75,7 +75,7 @@ describe('ARP conflict detection before ADD answers (RFC 5227) @root', function 
     const r = await lab.cni({ plugin: 'bridge', command: 'ADD', pod, containerId: unprobed, config: lab.bridgeConfig('1.0.0', { arpProbe: false }) });
     assert.equal(r.code, 0, `${r.stdout} ${r.stderr}`);
     assert.deepEqual((r.json?.ips as Array<{ address: string }>).map((i) => i.address), [`${SQUATTED_TOO}/24`]);
-    assert.equal(await metric(lab, 'cni_dhcp_declines_total'), 1);
+    assert.equal(await metric(lab, 'cni_dhcp_declines_total\\{family="ipv4"\\}'), 1);
   });
 
   it('a bad arpProbe value is refused with code 7 naming the key and the value', async () => {

@@ -177,7 +177,7 @@ describe('lease lifecycle against dnsmasq with 2-minute leases @root', function 
     assert.equal(r.json?.code, 102, r.stdout);
     assert.match(String(r.json?.msg), new RegExp(`is LOST: the pod keeps ${a.lease.address!.replace(/\./g, '\\.')}/24.*offered 198\\.18\\.1\\.`));
     assert.equal(await metric(optout, /^cni_dhcp_attachments_lost_total /), 1);
-    assert.equal(await metric(optout, /^cni_dhcp_leases\{state="LOST"\} /), 1);
+    assert.equal(await metric(optout, /^cni_dhcp_leases\{family="ipv4",state="LOST"\} /), 1);
     assert.equal(await metric(optout, /^cni_dhcp_address_changes_total /), 0);
     assert.match(optout.daemonLog(), /warn "attachment LOST: the pod keeps an address no server vouches for"/);
     // LOST survives a restart, and DEL still cleans up

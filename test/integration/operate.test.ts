@@ -69,11 +69,11 @@ describe('operating the daemon @root', function () {
     const table = await run(CLI, ['--socket', lab.socketPath, 'leases']);
     assert.equal(table.code, 0, table.stderr);
     const rows = table.stdout.trim().split('\n');
-    assert.match(rows[0] as string, /^CONTAINER\s+POD\s+NETNS\s+IFNAME\s+ADDRESS\s+SERVER\s+STATE\s+RENEW IN\s+EXPIRES IN\s+ADDRESS CHANGE$/);
+    assert.match(rows[0] as string, /^CONTAINER\s+POD\s+NETNS\s+IFNAME\s+FAMILY\s+ADDRESS\s+SERVER\s+STATE\s+RENEW IN\s+EXPIRES IN\s+ADDRESS CHANGE$/);
     assert.equal(rows.length, 3);
     for (const [i, pod] of pods.entries()) {
       const row = rows.find((l) => l.includes(`/var/run/netns/${pod} `)) as string;
-      assert.match(row, new RegExp(`ns1/web-${i}\\s+/var/run/netns/${pod}\\s+eth1\\s+198\\.18\\.0\\.\\d+/24\\s+198\\.18\\.0\\.1\\s+BOUND\\s+([1-5]?\\ds|1m00s)\\s+(1m[0-5]\\ds|2m00s)\\s+-$`));
+      assert.match(row, new RegExp(`ns1/web-${i}\\s+/var/run/netns/${pod}\\s+eth1\\s+ipv4\\s+198\\.18\\.0\\.\\d+/24\\s+198\\.18\\.0\\.1\\s+BOUND\\s+([1-5]?\\ds|1m00s)\\s+(1m[0-5]\\ds|2m00s)\\s+-$`));
     }
     const json = await run(CLI, ['--socket', lab.socketPath, 'leases', '--json', '--container', pods[0] as string]);
     const parsed = JSON.parse(json.stdout) as Array<{ containerId: string; address: string; podName: string }>;
@@ -88,8 +88,8 @@ describe('operating the daemon @root', function () {
     assert.equal(status.stateDir, lab.stateDir);
 
     const metrics = await run('ip', ['netns', 'exec', lab.nodeNs, process.execPath, '-e', "fetch('http://127.0.0.1:9477/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))"]);
-    assert.match(metrics.stdout, /^cni_dhcp_leases\{state="BOUND"\} 2$/m);
-    assert.match(metrics.stdout, /^cni_dhcp_acquire_duration_seconds_count 2$/m);
+    assert.match(metrics.stdout, /^cni_dhcp_leases\{family="ipv4",state="BOUND"\} 2$/m);
+    assert.match(metrics.stdout, /^cni_dhcp_acquire_duration_seconds_count\{family="ipv4"\} 2$/m);
     assert.match(metrics.stdout, /^cni_dhcp_rpc_requests_total\{method="cni.add",outcome="ok"\} 2$/m);
     assert.match(metrics.stdout, /^cni_dhcp_process_resident_memory_bytes \d+/m);
 

@@ -94,7 +94,7 @@ describe('renewal and RELEASE through a relay that is not the gateway @root', fu
     const file = stateFiles(lab)[0] as string;
     const stored = JSON.parse(fs.readFileSync(path.join(lab.stateDir, file), 'utf8')) as StoredAttachment;
     const relayMac = JSON.parse(await lab.inNs(lab.serverNs, 'ip', '-j', 'link', 'show', 'srv0'))[0].address as string;
-    assert.equal(stored.lease.serverMac, relayMac);
+    assert.equal(stored.lease?.serverMac, relayMac);
     const expiryAtBind = Number(serverLease(address)?.[0]);
 
     // T1 = 3 s: a unicast REQUEST with ciaddr set reaches the server directly (not relayed)

@@ -77,7 +77,7 @@ describe('LeaseManager (in-memory packet path)', () => {
     assert.deepEqual(files(r), [path.basename(r.store.fileFor(attachmentKey('c1', 'net1', 'eth1')))]);
     const back = r.store.load();
     assert.equal(back.quarantined.length, 0);
-    assert.equal(back.entries[0]?.lease.address, '198.18.0.10');
+    assert.equal(back.entries[0]?.lease?.address, '198.18.0.10');
   });
 
   it('two ADDs of one attachment at once are serialized: one exchange, the same answer', async () => {
@@ -230,7 +230,7 @@ describe('LeaseManager (in-memory packet path)', () => {
     await new Promise((res) => setImmediate(res));
     await r.store.drain();
     const stored = r.store.load().entries[0];
-    assert.ok(stored && stored.lease.boundAt > (first.boundAt ?? 0), 'the file holds the renewed lease');
+    assert.ok(stored?.lease && stored.lease.boundAt > (first.boundAt ?? 0), 'the file holds the renewed lease');
     const hist = (await metrics.renewSeconds.get()).values.find((v) => v.metricName === 'cni_dhcp_renew_duration_seconds_count');
     assert.equal(hist?.value, 1);
   });

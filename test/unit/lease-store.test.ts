@@ -46,14 +46,14 @@ describe('LeaseStore', () => {
   it('save writes the file (mode 0600) through a temp file that does not stay behind; load reads it back', async () => {
     const e = entry();
     store.save(e);
-    store.save({ ...e, lease: { ...e.lease, boundAt: e.lease.boundAt + 1000 } }, false);
+    store.save({ ...e, lease: { ...e.lease!, boundAt: e.lease!.boundAt + 1000 } }, false);
     await store.drain();
     assert.deepEqual(names(), [path.basename(fileOf(e))]);
     assert.equal(fs.statSync(fileOf(e)).mode & 0o777, 0o600);
     const back = store.load();
     assert.deepEqual(back.quarantined, []);
     assert.equal(back.entries.length, 1);
-    assert.equal(back.entries[0]?.lease.boundAt, e.lease.boundAt + 1000);
+    assert.equal(back.entries[0]?.lease?.boundAt, e.lease!.boundAt + 1000);
   });
 
   /** Records the order of flushes and renames while `fn` runs (the CommonJS fs object is what every `import * as fs` reads at call time). */
@@ -94,31 +94,31 @@ describe('LeaseStore', () => {
   it('a renewal is flushed before the rename makes it visible, off the event loop', async () => {
     const e = entry();
     store.save(e);
-    const renewed = { ...e, lease: { ...e.lease, boundAt: e.lease.boundAt + 60_000 } };
+    const renewed = { ...e, lease: { ...e.lease!, boundAt: e.lease!.boundAt + 60_000 } };
     const calls = await traced(async () => {
       store.save(renewed, false);
       // read the file itself: load() would quarantine the write's temp file (it runs only at start-up)
       const now = JSON.parse(fs.readFileSync(fileOf(e), 'utf8')) as StoredAttachment;
-      assert.equal(now.lease.boundAt, e.lease.boundAt, 'not renamed yet when save returns');
+      assert.equal(now.lease!.boundAt, e.lease!.boundAt, 'not renamed yet when save returns');
       await store.drain();
     });
     assert.deepEqual(calls, ['flush', 'rename'], calls.join(', '));
-    assert.equal(store.load().entries[0]?.lease.boundAt, renewed.lease.boundAt);
+    assert.equal(store.load().entries[0]?.lease?.boundAt, renewed.lease.boundAt);
     assert.deepEqual(names(), [path.basename(fileOf(e))], 'no temp file left');
   });
 
   it('a renewal still in flight never renames over a newer renewal, a new lease or a remove', async () => {
     const e = entry();
-    const at = (t: number) => ({ ...e, lease: { ...e.lease, boundAt: t } });
+    const at = (t: number) => ({ ...e, lease: { ...e.lease!, boundAt: t } });
     store.save(at(1));
     store.save(at(2), false);
     store.save(at(3), false);
     await store.drain();
-    assert.equal(store.load().entries[0]?.lease.boundAt, 3);
+    assert.equal(store.load().entries[0]?.lease?.boundAt, 3);
     store.save(at(4), false);
     store.save(at(5), true);
     await store.drain();
-    assert.equal(store.load().entries[0]?.lease.boundAt, 5, 'the new lease wins over the older renewal');
+    assert.equal(store.load().entries[0]?.lease?.boundAt, 5, 'the new lease wins over the older renewal');
     store.save(at(6), false);
     store.remove(attachmentKey(e.containerId, e.netName, e.ifname));
     await store.drain();
@@ -134,11 +134,11 @@ describe('LeaseStore', () => {
     // the temp names are taken by directories: every open fails with EISDIR
     const seqBase = path.basename(fileOf(e));
     for (let i = 0; i < 10; i++) fs.mkdirSync(path.join(store.dir, `${seqBase}.${process.pid}.${i}.tmp`), { recursive: true });
-    s2.save({ ...e, lease: { ...e.lease, address: '198.18.0.99' } }, false);
+    s2.save({ ...e, lease: { ...e.lease!, address: '198.18.0.99' } }, false);
     await s2.drain();
     assert.equal(errors.length, 1);
     assert.match(errors[0] ?? '', /EISDIR/);
-    assert.equal(s2.load().entries[0]?.lease.address, '198.18.0.10');
+    assert.equal(s2.load().entries[0]?.lease?.address, '198.18.0.10');
   });
 
   it('a failed save throws the errno and the path, and leaves neither a temp file nor a changed lease', () => {
@@ -146,7 +146,7 @@ describe('LeaseStore', () => {
     store.save(e);
     fs.rmSync(store.dir, { recursive: true, force: true });
     fs.writeFileSync(store.dir, 'x');
-    assert.throws(() => store.save({ ...e, lease: { ...e.lease, address: '198.18.0.99' } }), (err: Error) => {
+    assert.throws(() => store.save({ ...e, lease: { ...e.lease!, address: '198.18.0.99' } }), (err: Error) => {
       assert.match(err.message, /ENOTDIR/);
       assert.ok(err.message.includes(store.dir));
       return true;
@@ -172,17 +172,17 @@ describe('LeaseStore', () => {
       ['valid JSON that is not an object', () => [1, 2, 3], /not an object/],
       ['another format', (e) => ({ ...e, format: 2 }), /format/],
       ['a missing containerId', (e) => ({ ...e, containerId: undefined }), /containerId/],
-      ['a lease without an address', (e) => ({ ...e, lease: { ...e.lease, address: undefined } }), /lease\.address/],
-      ['an address that is not IPv4', (e) => ({ ...e, lease: { ...e.lease, address: 'fe80::1' } }), /lease\.address/],
-      ['a prefix length of 40', (e) => ({ ...e, lease: { ...e.lease, prefixLength: 40 } }), /prefixLength/],
-      ['t1 as a string', (e) => ({ ...e, lease: { ...e.lease, t1: '1800' } }), /t1/],
+      ['a lease without an address', (e) => ({ ...e, lease: { ...e.lease!, address: undefined } }), /lease\.address/],
+      ['an address that is not IPv4', (e) => ({ ...e, lease: { ...e.lease!, address: 'fe80::1' } }), /lease\.address/],
+      ['a prefix length of 40', (e) => ({ ...e, lease: { ...e.lease!, prefixLength: 40 } }), /prefixLength/],
+      ['t1 as a string', (e) => ({ ...e, lease: { ...e.lease!, t1: '1800' } }), /t1/],
       ['provide holding null', (e) => ({ ...e, provide: [null] }), /provide/],
       ['requestList holding a string', (e) => ({ ...e, requestList: ['x'] }), /requestList/],
       ['a clientId that is not hex', (e) => ({ ...e, clientId: 'zz' }), /clientId/],
       ['a mac that is not a MAC', (e) => ({ ...e, mac: 'eth0' }), /mac/],
-      ['routers as a string', (e) => ({ ...e, lease: { ...e.lease, params: { ...e.lease.params, routers: '198.18.0.1' } } }), /routers/],
-      ['routes without gw', (e) => ({ ...e, lease: { ...e.lease, params: { ...e.lease.params, classlessRoutes: [{ dst: '0.0.0.0/0' }] } } }), /classlessRoutes/],
-      ['no params', (e) => ({ ...e, lease: { ...e.lease, params: null } }), /params/],
+      ['routers as a string', (e) => ({ ...e, lease: { ...e.lease!, params: { ...e.lease!.params, routers: '198.18.0.1' } } }), /routers/],
+      ['routes without gw', (e) => ({ ...e, lease: { ...e.lease!, params: { ...e.lease!.params, classlessRoutes: [{ dst: '0.0.0.0/0' }] } } }), /classlessRoutes/],
+      ['no params', (e) => ({ ...e, lease: { ...e.lease!, params: null } }), /params/],
     ];
     for (const [what, make, reason] of bad) {
       it(`wrong shape: ${what}`, () => {

@@ -26,13 +26,14 @@ describe('metrics off', () => {
   });
 
   it('createMetrics still counts (the real registry, loaded on demand)', async () => {
-    const m = createMetrics(() => ({ BOUND: 3 }), false);
-    m.renewals.inc();
+    const m = createMetrics(() => ({ ipv4: { BOUND: 3 }, ipv6: { RENEWING: 1 } }), false);
+    m.renewals.inc({ family: 'ipv6' });
     m.rpc.inc({ method: 'ADD', outcome: 'ok' });
     const text = await m.registry.metrics();
-    assert.match(text, /^cni_dhcp_renewals_total 1$/m);
+    assert.match(text, /^cni_dhcp_renewals_total\{family="ipv6"\} 1$/m);
     assert.match(text, /^cni_dhcp_rpc_requests_total\{method="ADD",outcome="ok"\} 1$/m);
-    assert.match(text, /^cni_dhcp_leases\{state="BOUND"\} 3$/m);
+    assert.match(text, /^cni_dhcp_leases\{family="ipv4",state="BOUND"\} 3$/m);
+    assert.match(text, /^cni_dhcp_leases\{family="ipv6",state="RENEWING"\} 1$/m);
   });
 
   it('loading the daemon and taking noMetrics loads neither prom-client nor winston', () => {
