@@ -32,6 +32,7 @@ import {
   type Side,
 } from './lab-extra';
 import { renderMarkdown, type BenchResults, type SideResults } from './report';
+import { commitOf, recordedRuns, renderRunsSummary } from './runs-summary';
 import { p50, p95, pool, sleep } from './stats';
 
 export interface Sizes {
@@ -181,6 +182,11 @@ function backlogDrops(): number {
     .trim()
     .split('\n')
     .reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1] ?? '0', 16), 0);
+}
+
+/** The 1-, 5- and 15-minute load averages. */
+function loadAvg3(): number[] {
+  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }
 
 function loadAvg(): number {
@@ -360,6 +366,20 @@ class SideRun {
       for (const a of atts) dels.push(await this.cni('dhcp', 'DEL', a));
       this.res.ipamAddMs = adds.filter((r) => r.code === 0).map((r) => r.ms);
       this.res.ipamDelMs = dels.filter((r) => r.code === 0).map((r) => r.ms);
+      if (this.side === 'ours') {
+        // the same pods again with the ARP probe off (the reference has none): the probe's cost
+        // apart from the rest of the daemon's share
+        const noProbe = this.lab.netConfig(this.d.socketPath);
+        noProbe.ipam = { ...(noProbe.ipam as Record<string, unknown>), arpProbe: false };
+        const np: CallResult[] = [];
+        for (const a of atts) {
+          const b = { ...a, containerId: `${a.containerId}-np` };
+          np.push(await this.lab.cni(this.side, 'dhcp', 'ADD', b, this.d.socketPath, noProbe));
+          dels.push(await this.lab.cni(this.side, 'dhcp', 'DEL', b, this.d.socketPath, noProbe));
+        }
+        this.res.ipamAddNoProbeMs = np.filter((r) => r.code === 0).map((r) => r.ms);
+        adds.push(...np);
+      }
       this.res.ipamFailures = failures(adds) + failures(dels);
       this.noteErrors('(b) dhcp ADD', adds);
       this.noteErrors('(b) dhcp DEL', dels);
@@ -555,7 +575,12 @@ async function floors(lab: BenchLab, pods: string[], s: Sizes): Promise<BenchRes
 }
 
 function write(cli: Cli, results: BenchResults): void {
+  const benchDir = path.join(REPO, 'bench');
+  // every full run is kept (results-<date>.json): the headline is their median and spread
+  if (results.sizes.mode === 'full' && !cli.fromJson) fs.writeFileSync(path.join(benchDir, `results-${results.date.slice(0, 19).replace(/:/g, '')}.json`), JSON.stringify(results, null, 2));
+  const summary = results.sizes.mode === 'full' ? renderRunsSummary(recordedRuns(benchDir, commitOf(results))) : '';
   const md = renderMarkdown(results, {
+    summary,
     preamble: readIf(path.join(REPO, 'bench', 'preamble.md')),
     // the Whereabouts etcd section is written by bench/whereabouts-etcd.ts; keep it on a re-render
     analysis: results.sizes.mode === 'full' ? `${readIf(path.join(REPO, 'bench', 'analysis.md'))}\n\n${readIf(path.join(REPO, 'bench', 'whereabouts-etcd.md'))}` : '',
@@ -582,6 +607,7 @@ async function main(): Promise<void> {
   const swept = await sweepStale();
   if (swept.length) log(`swept ${swept.length} stale cdb- namespaces`);
   const started = Date.now();
+  const loadStart = loadAvg3();
   log(`mode ${cli.sizes.mode}: ${JSON.stringify(cli.sizes)}`);
   const dist = snapshotDist(cli.dist);
   const labs: Record<Side, BenchLab> = { ours: await BenchLab.create('o', dist), ref: await BenchLab.create('r', dist) };
@@ -610,6 +636,7 @@ async function main(): Promise<void> {
       ours: sides.ours,
       ref: sides.ref,
       totalSeconds: (Date.now() - started) / 1000,
+      load: { start: loadStart, end: loadAvg3() },
     };
   } finally {
     await cleanupAll();

@@ -111,7 +111,7 @@ export class LeaseManager {
             'the server does not tell clients apart by client id (option 61); give pods distinct MACs or fix the server',
           );
         }
-        this.persistNew(att, lease);
+        await this.persistNew(att, lease);
         return att.view();
       } catch (err) {
         if (err instanceof LeaseNotWritten) this.release(att, 'its lease could not be written to the state dir');
@@ -129,9 +129,9 @@ export class LeaseManager {
    * Writes a new lease before the ADD answers: a lease the runtime is told about but a restart
    * would forget is a lie. A failed write fails the ADD with code 5 and the lease is released.
    */
-  private persistNew(att: Attachment, lease: LeaseRecord): void {
+  private async persistNew(att: Attachment, lease: LeaseRecord): Promise<void> {
     try {
-      this.opts.store.save(att.stored(lease), true);
+      await this.opts.store.saveNew(att.stored(lease));
     } catch (err) {
       throw new LeaseNotWritten(
         `cannot write the lease of ${att.key} (${lease.address}) to the state dir ${this.opts.store.dir}: ${(err as Error).message}`,
