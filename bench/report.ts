@@ -23,7 +23,15 @@ export interface SideResults {
   ipamAddNoProbeMs?: number[];
   ipamDelMs?: number[];
   ipamFailures?: number;
-  bursts?: Array<{ size: number; wallMs: number; failures: number; p50Ms: number; p95Ms: number }>;
+  bursts?: Array<{
+    size: number;
+    wallMs: number;
+    failures: number;
+    p50Ms: number;
+    p95Ms: number;
+    /** CPU seconds during the burst: the CNI calls (ip netns exec + bridge + IPAM shim), the daemon, dnsmasq */
+    cpuS?: { callsS: number; daemonS: number; serverS: number };
+  }>;
   rssAt?: Array<{ leases: number; target: number; rssKb: number; rssAnonKb?: number; rssFileKb?: number; pssKb?: number; fds: number; serverLeases: number; daemonBound?: number }>;
   fillFailures?: number;
   cpu?: { leases: number; windowS: number; cpuSecondsPerMin: number; acksPerMin: number; rssEndKb: number; serverLeases: number; daemonBound?: number };
@@ -51,7 +59,7 @@ export interface BenchResults {
   floors: {
     ipNetnsExecMs: number;
     hostLocalSeqP50Ms: number;
-    hostLocalBurst: { size: number; wallMs: number; failures: number; p95Ms: number };
+    hostLocalBurst: { size: number; wallMs: number; failures: number; p95Ms: number; callsS?: number };
   };
   startup: {
     runs: number;
@@ -133,6 +141,11 @@ export function figureRows(r: BenchResults): Row[] {
     ms(`(c) burst of ${B} concurrent ADDs through bridge: wall`, (s) => s.bursts?.[i]?.wallMs);
     plain(`(c) burst of ${B}: failures`, (s) => s.bursts?.[i]?.failures, (n) => fmtNum(n), false);
     ms(`(c) burst of ${B}: per-call p95`, (s) => s.bursts?.[i]?.p95Ms);
+    const cpu = (s: SideResults | undefined) => {
+      const c = s?.bursts?.[i]?.cpuS;
+      return c ? `${fmtNum(c.callsS, 1)} + ${fmtNum(c.daemonS, 1)} + ${fmtNum(c.serverS, 1)} s` : '—';
+    };
+    rows.push([`(c) burst of ${B}: CPU of the CNI calls + daemon + dnsmasq`, cpu(ours), cpu(ref), '—']);
   }
   plain('(d) daemon RSS, idle', (s) => s.rssIdleKb, fmtMb);
   for (const [i, L] of sizes.leases.entries()) plain(`(d) daemon RSS holding ${L} leases`, (s) => s.rssAt?.[i]?.rssKb, fmtMb);
@@ -290,7 +303,7 @@ export function renderMarkdown(r: BenchResults, parts: { preamble: string; analy
         ['our `dhcp` VERSION, with NODE_EXTRA_CA_CERTS', fmtMs(st.oursVersionCaMs)],
         ['`ip netns exec <node ns> /bin/true` (paid by every (a)–(c) call on both sides)', fmtMs(f.ipNetnsExecMs)],
         [`bridge plugin with host-local IPAM (no DHCP), sequential ADD (floor of (a))`, fmtMs(f.hostLocalSeqP50Ms)],
-        [`bridge plugin with host-local IPAM, burst of ${f.hostLocalBurst.size}: wall (floor of (c)), ${f.hostLocalBurst.failures} failures, per-call p95 ${fmtMs(f.hostLocalBurst.p95Ms)}`, fmtMs(f.hostLocalBurst.wallMs)],
+        [`bridge plugin with host-local IPAM, burst of ${f.hostLocalBurst.size}: wall (floor of (c)), ${f.hostLocalBurst.failures} failures, per-call p95 ${fmtMs(f.hostLocalBurst.p95Ms)}${f.hostLocalBurst.callsS !== undefined ? `, CPU of the calls ${fmtNum(f.hostLocalBurst.callsS, 1)} s` : ''}`, fmtMs(f.hostLocalBurst.wallMs)],
       ],
     ),
   );
