@@ -644,6 +644,8 @@ async function main(): Promise<void> {
   const loadStart = loadAvg3();
   log(`mode ${cli.sizes.mode}: ${JSON.stringify(cli.sizes)}`);
   const dist = snapshotDist(cli.dist);
+  // read when dist/ is copied: what this run measures, whatever is edited while it runs
+  const measured = await versions(dist.built, cli.dist);
   const labs: Record<Side, BenchLab> = { ours: await BenchLab.create('o', dist), ref: await BenchLab.create('r', dist) };
   if (cli.keep) log(`logs kept in ${labs.ours.dir} and ${labs.ref.dir}`);
   let results: BenchResults;
@@ -664,7 +666,7 @@ async function main(): Promise<void> {
       command: commandLine(cli.argv),
       sizes: cli.sizes,
       machine: machine(),
-      versions: await versions(dist.built, cli.dist),
+      versions: measured,
       floors: fl,
       startup,
       ours: sides.ours,
