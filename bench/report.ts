@@ -128,7 +128,9 @@ export function figureRows(r: BenchResults): Row[] {
     ratio(p50(ours?.ipamAddMs ?? []) - st0.oursVersionMs, p50(ref?.ipamAddMs ?? []) - st0.refVersionMs),
   ]);
   if (ours?.ipamAddNoProbeMs?.length) {
-    rows.push([`(b) IPAM alone, \`"arpProbe": false\` (ours; the reference has no probe): ADD p50`, fmtMs(p50(ours.ipamAddNoProbeMs)), '—', '—']);
+    // the reference never probes: its one ADD figure is also its probe-off figure
+    const refAdd = p50(ref?.ipamAddMs ?? []);
+    rows.push([`(b) IPAM alone, \`"arpProbe": false\` (the reference has no probe: its ADD p50 again): ADD p50`, fmtMs(p50(ours.ipamAddNoProbeMs)), fmtMs(refAdd), ratio(p50(ours.ipamAddNoProbeMs), refAdd)]);
     rows.push([
       '(b) daemon’s share without the probe: ADD p50 − VERSION p50',
       fmtMs(daemonShareNoProbe(r)),

@@ -40,7 +40,12 @@ const last = <T>(a: T[] | undefined): T | undefined => a?.at(-1);
 export const HEADLINE: Figure[] = [
   { label: '(a) ADD through bridge, sequential: p50', fmt: fmtMs, ours: (_, s) => p50(s?.seqAddMs ?? []), ref: (_, s) => p50(s?.seqAddMs ?? []) },
   { label: '(b) IPAM plugin alone, link up: ADD p50 (default ARP probe)', fmt: fmtMs, ours: (_, s) => p50(s?.ipamAddMs ?? []), ref: (_, s) => p50(s?.ipamAddMs ?? []) },
-  { label: '(b) IPAM plugin alone, `"arpProbe": false`: ADD p50', fmt: fmtMs, ours: (_, s) => p50(s?.ipamAddNoProbeMs ?? []) },
+  {
+    label: '(b) IPAM plugin alone, `"arpProbe": false` (the reference never probes): ADD p50',
+    fmt: fmtMs,
+    ours: (_, s) => p50(s?.ipamAddNoProbeMs ?? []),
+    ref: (_, s) => p50(s?.ipamAddMs ?? []),
+  },
   {
     label: '(b) daemon’s share (ADD − VERSION), probe off for ours',
     fmt: fmtMs,
