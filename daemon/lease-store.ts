@@ -123,29 +123,11 @@ export class LeaseStore {
     const mine = this.seq;
     this.latest.set(file, mine);
     try {
-      const fh = await fs.promises.open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(data);
-        // a new file: fdatasync also flushes the size and blocks, all that reading it back needs
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
+      await writeFlushed(tmp, data);
+      if (!this.renameIfLatest(tmp, file, mine)) return;
     } catch (err) {
       discard(tmp);
       if (this.latest.get(file) === mine) this.latest.delete(file);
-      throw err;
-    }
-    // checked and renamed in one turn of the loop: nothing can supersede in between
-    if (this.latest.get(file) !== mine) {
-      discard(tmp);
-      return;
-    }
-    this.latest.delete(file);
-    try {
-      fs.renameSync(tmp, file);
-    } catch (err) {
-      discard(tmp);
       throw err;
     }
     const dh = await fs.promises.open(this.dir, 'r');
@@ -167,20 +149,8 @@ export class LeaseStore {
     this.latest.set(file, mine);
     const p = (async () => {
       try {
-        const fh = await fs.promises.open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        // checked and renamed in one turn of the loop: nothing can supersede in between
-        if (this.latest.get(file) !== mine) {
-          discard(tmp);
-          return;
-        }
-        this.latest.delete(file);
-        fs.renameSync(tmp, file);
+        await writeFlushed(tmp, data);
+        this.renameIfLatest(tmp, file, mine);
       } catch (err) {
         discard(tmp);
         if (this.latest.get(file) === mine) this.latest.delete(file);
@@ -189,6 +159,21 @@ export class LeaseStore {
     })();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+  }
+
+  /**
+   * Renames the flushed temp file over `file` unless a newer write or a remove superseded it
+   * (then the temp file is discarded): checked and renamed in one turn of the loop, so nothing
+   * can supersede in between. False when superseded.
+   */
+  private renameIfLatest(tmp: string, file: string, mine: number): boolean {
+    if (this.latest.get(file) !== mine) {
+      discard(tmp);
+      return false;
+    }
+    this.latest.delete(file);
+    fs.renameSync(tmp, file);
+    return true;
   }
 
   private tmpFor(file: string): string {
@@ -268,6 +253,17 @@ export class LeaseStore {
     } finally {
       fs.closeSync(fd);
     }
+  }
+}
+
+/** A new temp file with `data`, flushed (fdatasync: for a new file that includes its size and blocks). */
+async function writeFlushed(tmp: string, data: string): Promise<void> {
+  const fh = await fs.promises.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
   }
 }
 
