@@ -28,7 +28,14 @@ export const REF_DHCP = path.join(REF_CNI, 'dhcp');
 export const DIST = path.resolve(path.dirname(SHIM), '..');
 export type Side = 'ours' | 'ref';
 
-const PREFIX = `cdb-${process.pid}`;
+/**
+ * Every namespace, interface and temp dir the bench creates starts with this tag (default `cdb`;
+ * CNI_DHCP_BENCH_PREFIX=xy gives `xy-<pid>-…`), so that concurrent runs on one machine, e.g.
+ * one per developer, never collide. At most 3 letters: interface names are limited to 15 bytes.
+ */
+const TAG = process.env.CNI_DHCP_BENCH_PREFIX ?? 'cdb';
+if (!/^[a-z]{1,3}$/.test(TAG)) throw new Error('CNI_DHCP_BENCH_PREFIX must be 1-3 lowercase letters');
+const PREFIX = `${TAG}-${process.pid}`;
 const namespaces = new Set<string>();
 const processes = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -79,13 +86,13 @@ export function installCleanupHandlers(): void {
   });
 }
 
-/** Deletes `cdb-<pid>-…` namespaces left by an earlier bench run whose process is gone. */
+/** Deletes `<tag>-<pid>-…` namespaces left by an earlier bench run whose process is gone. */
 export async function sweepStale(): Promise<string[]> {
   const swept: string[] = [];
   const dir = '/var/run/netns';
   if (!fs.existsSync(dir)) return swept;
   for (const name of fs.readdirSync(dir)) {
-    const m = /^cdb-(\d+)-/.exec(name);
+    const m = new RegExp(`^${TAG}-(\\d+)-`).exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid) continue;
@@ -266,7 +273,7 @@ export class BenchLab {
     // registered first, so that the cleanup deletes them even if the build fails halfway
     namespaces.add(this.serverNs);
     namespaces.add(this.nodeNs);
-    await buildSegment({ serverNs: this.serverNs, nodeNs: this.nodeNs, bridge: this.bridge, vethPrefix: `cdb${this.tag}${process.pid}`, serverCidr: `${this.serverIp}/21` });
+    await buildSegment({ serverNs: this.serverNs, nodeNs: this.nodeNs, bridge: this.bridge, vethPrefix: `${TAG}${this.tag}${process.pid}`, serverCidr: `${this.serverIp}/21` });
     this.serverMac = (JSON.parse(await sh('ip', '-n', this.serverNs, '-j', 'link', 'show', 'srv0')) as Array<{ address: string }>)[0]?.address ?? '';
   }
 
@@ -444,7 +451,7 @@ export class BenchLab {
   async addUpLinks(pods: string[]): Promise<string[]> {
     const hosts: string[] = [];
     for (const pod of pods) {
-      const host = `cdbv${this.vethCounter++}`;
+      const host = `${TAG}v${this.vethCounter++}`;
       await sh('ip', 'link', 'add', host, 'netns', this.nodeNs, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', pod);
       await sh('ip', '-n', this.nodeNs, 'link', 'set', host, 'master', this.bridge);
       await sh('ip', '-n', this.nodeNs, 'link', 'set', host, 'up');

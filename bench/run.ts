@@ -32,6 +32,7 @@ import {
   type Side,
 } from './lab-extra';
 import { renderMarkdown, type BenchResults, type SideResults } from './report';
+import { commitOf, recordedRuns, renderRunsSummary } from './runs-summary';
 import { p50, p95, pool, sleep } from './stats';
 
 export interface Sizes {
@@ -183,6 +184,27 @@ function backlogDrops(): number {
     .reduce((sum, line) => sum + parseInt(line.split(/\s+/)[1] ?? '0', 16), 0);
 }
 
+/** utime+stime of a process, or (children) cutime+cstime: its reaped descendants'. 0 when gone. */
+function procTicks(pid: number | undefined, children: boolean): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime/stime are fields 14/15, cutime/cstime 16/17 (f[0] is field 3)
+    return children ? Number(f[13]) + Number(f[14]) : Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ticks of every child process this bench has reaped (the CNI calls and what they ran). */
+const childTicks = (): number => procTicks(process.pid, true);
+
+/** The 1-, 5- and 15-minute load averages. */
+function loadAvg3(): number[] {
+  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+}
+
 function loadAvg(): number {
   return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
@@ -315,6 +337,15 @@ class SideRun {
     return this.lab.cni(this.side, plugin, command, a, this.d.socketPath);
   }
 
+  /**
+   * CPU ticks so far of: every CNI call this bench has waited for (cutime+cstime of this
+   * process: `ip netns exec`, the bridge plugin and the IPAM plugin it runs, all reaped), the
+   * daemon under test, and this side's dnsmasq.
+   */
+  private cpuTicks(): { calls: number; daemon: number; server: number } {
+    return { calls: childTicks(), daemon: procTicks(this.d.pid, false), server: procTicks(this.lab.server?.pid, false) };
+  }
+
   /** A fresh dnsmasq (empty lease file) and a fresh daemon. */
   async start(): Promise<void> {
     await this.lab.startDnsmasq(this.side);
@@ -360,6 +391,20 @@ class SideRun {
       for (const a of atts) dels.push(await this.cni('dhcp', 'DEL', a));
       this.res.ipamAddMs = adds.filter((r) => r.code === 0).map((r) => r.ms);
       this.res.ipamDelMs = dels.filter((r) => r.code === 0).map((r) => r.ms);
+      if (this.side === 'ours') {
+        // the same pods again with the ARP probe off (the reference has none): the probe's cost
+        // apart from the rest of the daemon's share
+        const noProbe = this.lab.netConfig(this.d.socketPath);
+        noProbe.ipam = { ...(noProbe.ipam as Record<string, unknown>), arpProbe: false };
+        const np: CallResult[] = [];
+        for (const a of atts) {
+          const b = { ...a, containerId: `${a.containerId}-np` };
+          np.push(await this.lab.cni(this.side, 'dhcp', 'ADD', b, this.d.socketPath, noProbe));
+          dels.push(await this.lab.cni(this.side, 'dhcp', 'DEL', b, this.d.socketPath, noProbe));
+        }
+        this.res.ipamAddNoProbeMs = np.filter((r) => r.code === 0).map((r) => r.ms);
+        adds.push(...np);
+      }
       this.res.ipamFailures = failures(adds) + failures(dels);
       this.noteErrors('(b) dhcp ADD', adds);
       this.noteErrors('(b) dhcp DEL', dels);
@@ -373,10 +418,17 @@ class SideRun {
     const last = bi === this.s.bursts.length - 1;
     await this.phase(`(c) burst ${B}`, async () => {
       const atts: Attachment[] = this.pods.slice(0, B).map((pod, i) => ({ pod, containerId: `${this.side}-c${B}-${i}`, ifname: 'eth1' }));
+      const cpu0 = this.cpuTicks();
       const t0 = process.hrtime.bigint();
       const rs = await Promise.all(atts.map((a) => this.cni('bridge', 'ADD', a)));
       const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      (this.res.bursts ??= []).push({ size: B, wallMs, failures: failures(rs), p95Ms: p95(rs.map((r) => r.ms)), p50Ms: p50(rs.map((r) => r.ms)) });
+      const cpu1 = this.cpuTicks();
+      const cpuS = {
+        callsS: (cpu1.calls - cpu0.calls) / CLK_TCK,
+        daemonS: (cpu1.daemon - cpu0.daemon) / CLK_TCK,
+        serverS: (cpu1.server - cpu0.server) / CLK_TCK,
+      };
+      (this.res.bursts ??= []).push({ size: B, wallMs, failures: failures(rs), p95Ms: p95(rs.map((r) => r.ms)), p50Ms: p50(rs.map((r) => r.ms)), cpuS });
       this.noteErrors(`(c) burst ${B} ADD`, rs);
       const ok = atts.filter((_, i) => rs[i]?.code === 0);
       if (last) await this.lab.pinNeighbours(pinList(atts, rs));
@@ -542,20 +594,27 @@ async function floors(lab: BenchLab, pods: string[], s: Sizes): Promise<BenchRes
   for (const a of seqAtts) await lab.cni('ours', 'bridge', 'DEL', a, '', cfg);
   const B = s.bursts.at(-1) as number;
   const burstAtts: Attachment[] = pods.slice(0, B).map((pod, i) => ({ pod, containerId: `floor-c-${i}`, ifname: 'eth1' }));
+  const c0 = childTicks();
   const t0 = process.hrtime.bigint();
   const burst = await Promise.all(burstAtts.map((a) => lab.cni('ours', 'bridge', 'ADD', a, '', cfg)));
   const burstWallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const callsS = (childTicks() - c0) / CLK_TCK;
   await pool(burstAtts, 25, (a) => lab.cni('ours', 'bridge', 'DEL', a, '', cfg));
   await lab.resetPods(pods);
   return {
     ipNetnsExecMs: p50(ipx.ms),
     hostLocalSeqP50Ms: p50(seq.filter((r) => r.code === 0).map((r) => r.ms)),
-    hostLocalBurst: { size: B, wallMs: burstWallMs, failures: failures(burst), p95Ms: p95(burst.map((r) => r.ms)) },
+    hostLocalBurst: { size: B, wallMs: burstWallMs, failures: failures(burst), p95Ms: p95(burst.map((r) => r.ms)), callsS },
   };
 }
 
 function write(cli: Cli, results: BenchResults): void {
+  const benchDir = path.join(REPO, 'bench');
+  // every full run is kept (results-<date>.json): the headline is their median and spread
+  if (results.sizes.mode === 'full' && !cli.fromJson) fs.writeFileSync(path.join(benchDir, `results-${results.date.slice(0, 19).replace(/:/g, '')}.json`), JSON.stringify(results, null, 2));
+  const summary = results.sizes.mode === 'full' ? renderRunsSummary(recordedRuns(benchDir, commitOf(results))) : '';
   const md = renderMarkdown(results, {
+    summary,
     preamble: readIf(path.join(REPO, 'bench', 'preamble.md')),
     // the Whereabouts etcd section is written by bench/whereabouts-etcd.ts; keep it on a re-render
     analysis: results.sizes.mode === 'full' ? `${readIf(path.join(REPO, 'bench', 'analysis.md'))}\n\n${readIf(path.join(REPO, 'bench', 'whereabouts-etcd.md'))}` : '',
@@ -582,8 +641,11 @@ async function main(): Promise<void> {
   const swept = await sweepStale();
   if (swept.length) log(`swept ${swept.length} stale cdb- namespaces`);
   const started = Date.now();
+  const loadStart = loadAvg3();
   log(`mode ${cli.sizes.mode}: ${JSON.stringify(cli.sizes)}`);
   const dist = snapshotDist(cli.dist);
+  // read when dist/ is copied: what this run measures, whatever is edited while it runs
+  const measured = await versions(dist.built, cli.dist);
   const labs: Record<Side, BenchLab> = { ours: await BenchLab.create('o', dist), ref: await BenchLab.create('r', dist) };
   if (cli.keep) log(`logs kept in ${labs.ours.dir} and ${labs.ref.dir}`);
   let results: BenchResults;
@@ -604,12 +666,13 @@ async function main(): Promise<void> {
       command: commandLine(cli.argv),
       sizes: cli.sizes,
       machine: machine(),
-      versions: await versions(dist.built, cli.dist),
+      versions: measured,
       floors: fl,
       startup,
       ours: sides.ours,
       ref: sides.ref,
       totalSeconds: (Date.now() - started) / 1000,
+      load: { start: loadStart, end: loadAvg3() },
     };
   } finally {
     await cleanupAll();

@@ -122,7 +122,7 @@ export class LeaseManager {
             'the server does not tell clients apart by client id (option 61); give pods distinct MACs or fix the server',
           );
         }
-        this.persistNew(att);
+        await this.persistNew(att);
         return att.view();
       } catch (caught) {
         const failed = caught instanceof FamilyFailed ? caught : undefined;
@@ -146,9 +146,9 @@ export class LeaseManager {
    * Writes a new lease before the ADD answers: a lease the runtime is told about but a restart
    * would forget is a lie. A failed write fails the ADD with code 5 and the lease is released.
    */
-  private persistNew(att: Attachment): void {
+  private async persistNew(att: Attachment): Promise<void> {
     try {
-      this.opts.store.save(att.stored(), true);
+      await this.opts.store.saveNew(att.stored());
     } catch (err) {
       const addresses = [att.v4?.current?.address, att.v6?.current?.address].filter((a) => a !== undefined).join(', ');
       throw new LeaseNotWritten(

@@ -6,12 +6,13 @@
  * loss. A new lease also fsyncs the directory, so that the name itself survives; a renewal
  * does not need to (losing its rename leaves the previous, still valid, version).
  *
- * A new lease is written synchronously: the ADD answers only once it is on disk. A flush costs
- * ~5 ms on a virtual disk (bench/store-sync.ts), which renewals cannot pay on the event loop
- * (1000 leases renewing at once would stall it for 5 s), so a renewal is written
- * asynchronously: its flushes run on libuv's thread pool, where concurrent fdatasyncs share a
+ * A new lease is on disk before the ADD answers. A flush costs ~5 ms on a virtual disk
+ * (bench/store-sync.ts), which neither renewals nor a burst of ADDs can pay on the event loop
+ * (1000 leases renewing at once would stall it for 5 s; 200 ADDs at once, 1 s, during which no
+ * other pod's DHCP reply is read), so both the ADD's write (saveNew, which the ADD awaits) and a
+ * renewal's run their flushes on libuv's thread pool, where concurrent fdatasyncs share a
  * journal commit (group commit). A newer write, a new lease or a remove of the same file
- * supersedes a renewal still in flight, which then never renames over them.
+ * supersedes a write still in flight, which then never renames over them.
  * Files that cannot be read back are moved to quarantine/ at start-up and reported, never fatal.
  * See docs/architecture.md, "Persistence".
  */
@@ -110,6 +111,33 @@ export class LeaseStore {
     if (durable) this.syncDir();
   }
 
+  /**
+   * A new lease, durably, off the event loop: written, flushed, renamed and the directory synced
+   * when the promise resolves; rejects with the fs error (its message names the errno and the
+   * path), leaving no temp file. The same guarantees as `save(entry, true)`.
+   */
+  async saveNew(entry: StoredAttachment): Promise<void> {
+    const file = this.fileFor(attachmentKey(entry.containerId, entry.netName, entry.ifname));
+    const data = JSON.stringify(entry, null, 1) + '\n';
+    const tmp = this.tmpFor(file);
+    const mine = this.seq;
+    this.latest.set(file, mine);
+    try {
+      await writeFlushed(tmp, data);
+      if (!this.renameIfLatest(tmp, file, mine)) return;
+    } catch (err) {
+      discard(tmp);
+      if (this.latest.get(file) === mine) this.latest.delete(file);
+      throw err;
+    }
+    const dh = await fs.promises.open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+
   /** Resolves when every renewal write in flight has finished (daemon shutdown, tests). */
   async drain(): Promise<void> {
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
@@ -121,20 +149,8 @@ export class LeaseStore {
     this.latest.set(file, mine);
     const p = (async () => {
       try {
-        const fh = await fs.promises.open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        // checked and renamed in one turn of the loop: nothing can supersede in between
-        if (this.latest.get(file) !== mine) {
-          discard(tmp);
-          return;
-        }
-        this.latest.delete(file);
-        fs.renameSync(tmp, file);
+        await writeFlushed(tmp, data);
+        this.renameIfLatest(tmp, file, mine);
       } catch (err) {
         discard(tmp);
         if (this.latest.get(file) === mine) this.latest.delete(file);
@@ -143,6 +159,21 @@ export class LeaseStore {
     })();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+  }
+
+  /**
+   * Renames the flushed temp file over `file` unless a newer write or a remove superseded it
+   * (then the temp file is discarded): checked and renamed in one turn of the loop, so nothing
+   * can supersede in between. False when superseded.
+   */
+  private renameIfLatest(tmp: string, file: string, mine: number): boolean {
+    if (this.latest.get(file) !== mine) {
+      discard(tmp);
+      return false;
+    }
+    this.latest.delete(file);
+    fs.renameSync(tmp, file);
+    return true;
   }
 
   private tmpFor(file: string): string {
@@ -222,6 +253,17 @@ export class LeaseStore {
     } finally {
       fs.closeSync(fd);
     }
+  }
+}
+
+/** A new temp file with `data`, flushed (fdatasync: for a new file that includes its size and blocks). */
+async function writeFlushed(tmp: string, data: string): Promise<void> {
+  const fh = await fs.promises.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -77,6 +77,7 @@ describe('LeaseStore', () => {
     wrap(cjs, 'fsyncSync', 'flush');
     wrap(cjs, 'fdatasyncSync', 'flush');
     wrap(handle, 'datasync', 'flush');
+    wrap(handle, 'sync', 'flush');
     wrap(cjs, 'renameSync', 'rename');
     try {
       await fn();
@@ -89,6 +90,44 @@ describe('LeaseStore', () => {
   it('a new lease is flushed before the rename and the directory synced, all before save returns', async () => {
     const calls = await traced(() => store.save(entry(), true));
     assert.deepEqual(calls, ['flush', 'rename', 'flush']);
+  });
+
+  it('saveNew (an ADD) flushes the file before the rename and syncs the directory, all before it resolves', async () => {
+    const e = entry();
+    const calls = await traced(async () => {
+      const p = store.saveNew(e);
+      assert.ok(!fs.existsSync(fileOf(e)), 'nothing renamed while the write is in flight');
+      await p;
+    });
+    assert.deepEqual(calls, ['flush', 'rename', 'flush']);
+    assert.deepEqual(names(), [path.basename(fileOf(e))], 'no temp file left');
+    assert.equal(fs.statSync(fileOf(e)).mode & 0o777, 0o600);
+    assert.deepEqual(store.load().entries, [e]);
+  });
+
+  it('saveNew rejects with the errno and the path, and leaves neither a temp file nor a changed lease', async () => {
+    const e = entry();
+    await store.saveNew(e);
+    for (let i = 0; i < 10; i++) fs.mkdirSync(`${fileOf(e)}.${process.pid}.${i}.tmp`, { recursive: true });
+    const before = names();
+    await assert.rejects(store.saveNew({ ...e, lease: { ...e.lease!, address: '198.18.0.99' } }), (err: Error) => {
+      assert.match(err.message, /EISDIR/);
+      assert.ok(err.message.includes(store.dir));
+      return true;
+    });
+    assert.deepEqual(names(), before);
+    fs.rmSync(store.dir, { recursive: true });
+    fs.writeFileSync(store.dir, 'x');
+    await assert.rejects(store.saveNew(e), /ENOTDIR/);
+  });
+
+  it('a renewal in flight never renames over a saveNew that started after it', async () => {
+    const e = entry();
+    const at = (t: number) => ({ ...e, lease: { ...e.lease!, boundAt: t } });
+    store.save(at(1), false);
+    await store.saveNew(at(2));
+    await store.drain();
+    assert.equal(store.load().entries[0]?.lease?.boundAt, 2);
   });
 
   it('a renewal is flushed before the rename makes it visible, off the event loop', async () => {
