@@ -5,8 +5,8 @@
  * 2. ask the liveness source (AFTER): a pod that got an address after step 1 is not in the
  *    snapshot at all, and one that got it before has its sandbox in place by step 2;
  * 3. decide (pure);
- * 4. for each allocation to free: re-read its pool, and free it only if the record is still
- *    exactly the one judged (same container, ifname and creation time), with the store's
+ * 4. for the allocations to free, up to 50 at a time: re-read their pool, and free those whose
+ *    record is still exactly the one judged (same container, ifname and creation time), with the store's
  *    compare-delete of container id + ifname (and its reservation in the same commit), so a
  *    DEL + re-allocation of the offset in between, or the record moving to a re-created
  *    sandbox, makes the free fail instead of clobbering it ('changed').
@@ -78,20 +78,58 @@ async function reconcileStore(t: ReconcileTarget, opts: RunOptions, s: RunSummar
     }
   }
   if (frees.length > 0) await opts.beforeFrees?.();
+  const byPool = new Map<string, Array<Extract<Decision, { action: 'free' }>>>();
   for (const d of frees) {
-    const freed = await freeOne(t.store, d.pool, d.allocation, deadline);
-    if (!freed) {
-      s.kept++;
-      count('keep:changed');
-      opts.log.info('reconciler: not freed, the record changed since it was read', { address: d.allocation.address, containerId: d.allocation.containerId, ifname: d.allocation.ifname });
+    const k = `${d.pool.networkName}\0${d.pool.range}`;
+    byPool.set(k, [...(byPool.get(k) ?? []), d]);
+  }
+  for (const ds of byPool.values()) {
+    const freed = await freeMany(t.store, ds[0]!.pool, ds.map((d) => d.allocation), deadline);
+    for (const d of ds) {
+      if (!freed.has(d.allocation.offset)) {
+        s.kept++;
+        count('keep:changed');
+        opts.log.info('reconciler: not freed, the record changed since it was read', { address: d.allocation.address, containerId: d.allocation.containerId, ifname: d.allocation.ifname });
+        continue;
+      }
+      s.freed++;
+      count(`free:${d.reason}`);
+      const view: FreedView = { store: t.store.endpoint, networkName: d.pool.networkName, range: d.pool.range, address: d.allocation.address, containerId: d.allocation.containerId, podRef: d.allocation.podRef, ifname: d.allocation.ifname, evidence: d.evidence };
+      if (s.freedAllocations.length < 100) s.freedAllocations.push(view);
+      opts.log.info('reconciler: freed', { ...view });
+    }
+  }
+}
+
+/** frees per commit: each is a delete and an unreserve, within etcd's default 128 operations per transaction */
+export const FREE_CHUNK = 50;
+
+/**
+ * Frees those of `allocs` (one pool) whose record is still exactly the one judged: a re-read of
+ * the pool before each chunk, then one all-or-nothing commit of the chunk (the store compares
+ * each holder again); a chunk whose commit fails is freed one by one (freeOne). Returns the
+ * offsets freed.
+ */
+async function freeMany(store: WhereaboutsStore, pool: PoolRef, allocs: AllocationRecord[], deadline: number): Promise<Set<string>> {
+  const freed = new Set<string>();
+  for (let i = 0; i < allocs.length; i += FREE_CHUNK) {
+    const chunk = allocs.slice(i, i + FREE_CHUNK);
+    const [snap] = await store.read([pool], { deadline });
+    const held = new Map(snap!.allocations.map((a) => [a.offset, a]));
+    const still = chunk.filter((a) => {
+      const now = held.get(a.offset);
+      return now !== undefined && sameRecord(now, a);
+    });
+    if (still.length === 0) continue;
+    const reservations = (await store.readReservations(pool.networkName, { deadline })).filter((r) => samePool(r.pool, pool));
+    const { writes } = planRelease([{ pool, allocations: still, revision: snap!.revision }], reservations, () => true);
+    if (await store.commit(writes, { deadline })) {
+      for (const a of still) freed.add(a.offset);
       continue;
     }
-    s.freed++;
-    count(`free:${d.reason}`);
-    const view: FreedView = { store: t.store.endpoint, networkName: d.pool.networkName, range: d.pool.range, address: d.allocation.address, containerId: d.allocation.containerId, podRef: d.allocation.podRef, ifname: d.allocation.ifname, evidence: d.evidence };
-    if (s.freedAllocations.length < 100) s.freedAllocations.push(view);
-    opts.log.info('reconciler: freed', { ...view });
+    for (const a of still) if (await freeOne(store, pool, a, deadline)) freed.add(a.offset);
   }
+  return freed;
 }
 
 /**
