@@ -61,7 +61,7 @@ export function renderEtcdBench(r: EtcdBenchResults): string {
   out.push(`- **Date:** ${r.date.slice(0, 16).replace('T', ' ')} UTC; ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, shared with other work, so read the spread.`);
   if (r.daemonsRun) {
     out.push(
-      `- **The target through the shim and 4 daemons, and host-local beside it:** \`${r.daemonsRun.command}\`, ${r.daemonsRun.date.slice(0, 16).replace('T', ' ')} UTC, ${r.daemonsRun.runs} runs, with the final code; everything else is from the command above.`,
+      `- **The target through the shim and 4 daemons, and host-local beside it:** \`${r.daemonsRun.command}\`, ${r.daemonsRun.date.slice(0, 16).replace('T', ' ')} UTC, ${r.daemonsRun.runs} runs; everything else is from the command above.`,
     );
   }
   out.push(`- Each figure is the median of ${r.runs} runs, with (min–max). The stampede and the "store level" rows call the etcd store in-process (no CNI plugin); the "ours" row of the target execs dist/cni/whereabouts against 4 real daemons.`, '');

@@ -22,7 +22,7 @@ export const VERB_DEADLINE_MS = 10_000;
  * row and its deadline has passed: on a starved machine one slow round can outlast the
  * deadline, and that is not a race lost.
  */
-export const GIVE_UP_LOSSES = 3;
+export const GIVE_UP_LOSSES = 10;
 /** after a lost race, the batches of that ipam config commit member by member for this long */
 export const CONTENDED_MS = 2_000;
 /** STATUS answers within this (code 50 when the store does not) */
