@@ -96,16 +96,26 @@ export function planAdd(
   return { writes, ips };
 }
 
+/**
+ * Frees in one commit, at most: each free is a delete and an unreserve, and in etcd the delete
+ * also removes the pod-index key, so 3 operations a free; 32 × 3 = 96 stays within etcd's
+ * default limit of 128 operations per transaction (`--max-txn-ops`), which a larger GC or
+ * reconciler run would otherwise exceed and fail as a whole.
+ */
+export const MAX_FREES_PER_COMMIT = 32;
+
 /** The writes that release every allocation `release` picks, with the reservations they hold. */
 export function planRelease(
   snapshots: PoolSnapshot[],
   reservations: ReservationRecord[],
   release: (a: AllocationRecord) => boolean,
+  limit = Infinity,
 ): { writes: StoreWrite[]; released: AllocationRecord[] } {
   const writes: StoreWrite[] = [];
   const released: AllocationRecord[] = [];
   for (const snap of snapshots) {
     for (const a of snap.allocations) {
+      if (released.length >= limit) break;
       if (!release(a)) continue;
       released.push(a);
       writes.push({ op: 'delete', pool: snap.pool, allocation: a });

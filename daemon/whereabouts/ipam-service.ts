@@ -12,7 +12,7 @@ import { KeyedQueue } from '../keyed-queue';
 import type { Logger } from '../log';
 import { planRange, type Claimant } from './allocator';
 import { planAddBatch } from './add-batch';
-import { planRelease, type PlannedIp } from './add-plan';
+import { MAX_FREES_PER_COMMIT, planRelease, type PlannedIp } from './add-plan';
 import { StoreUnavailableError, type AllocationRecord, type PoolRef, type StoreWrite, type WhereaboutsStore } from './store';
 
 /** ADD, DEL, CHECK and GC answer within this (code 11 when the store does not) */
@@ -226,15 +226,21 @@ export class WhereaboutsService {
     }
   }
 
+  /** commits of at most MAX_FREES_PER_COMMIT frees each, re-read between them, until none is left */
   private async release(ipam: WhereaboutsIpam, verb: string, pick: (a: AllocationRecord) => boolean): Promise<number> {
+    let total = 0;
     return this.serialised(ipam, verb, async (store, pools, deadline) => {
-      const snapshots = await store.read(pools, { deadline });
-      const names = [...new Set(pools.map((p) => p.networkName))];
-      const reservations = (await Promise.all(names.map((n) => store.readReservations(n, { deadline })))).flat();
-      const { writes, released } = planRelease(snapshots, reservations, pick);
-      if (writes.length > 0 && !(await store.commit(writes, { deadline }))) return undefined;
-      for (const a of released) this.opts.log.info(`${verb}: released`, { address: a.address, containerId: a.containerId, ifname: a.ifname });
-      return released.length;
+      for (;;) {
+        const snapshots = await store.read(pools, { deadline });
+        const names = [...new Set(pools.map((p) => p.networkName))];
+        const reservations = (await Promise.all(names.map((n) => store.readReservations(n, { deadline })))).flat();
+        const { writes, released } = planRelease(snapshots, reservations, pick, MAX_FREES_PER_COMMIT);
+        if (writes.length === 0) return total;
+        if (!(await store.commit(writes, { deadline }))) return undefined;
+        total += released.length;
+        for (const a of released) this.opts.log.info(`${verb}: released`, { address: a.address, containerId: a.containerId, ifname: a.ifname });
+        if (released.length < MAX_FREES_PER_COMMIT) return total;
+      }
     });
   }
 

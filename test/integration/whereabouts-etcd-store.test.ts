@@ -17,6 +17,10 @@ import { requireRootTools } from '../helpers/sh';
 import { makeCerts, OPENSSL } from '../helpers/tls-certs';
 import { alloc, allocate, POOL_A, POOL_B, release, soon } from '../helpers/whereabouts-records';
 import { storeContract } from '../helpers/whereabouts-store-contract';
+import { silentLogger } from '../../daemon/log';
+import { MAX_FREES_PER_COMMIT } from '../../daemon/whereabouts/add-plan';
+import { WhereaboutsService } from '../../daemon/whereabouts/ipam-service';
+import { parseWhereaboutsIpam } from '../../shared/whereabouts-config';
 
 describe('whereabouts etcd store: contract on a 3-member cluster @root', function () {
   this.timeout(120_000);
@@ -147,6 +151,22 @@ describe('whereabouts etcd store: contract on a 3-member cluster @root', functio
       await truth.close();
     }
     await reader.close();
+  });
+
+  it('GC of more allocations than one etcd transaction can hold frees them all, in several commits', async () => {
+    const net = `gc${seq++}`;
+    const cfg = parseWhereaboutsIpam({ type: 'whereabouts', range: '198.18.4.0/24', network_name: net, datastore: 'etcd', etcd_host: cluster.endpoints().join(',') });
+    const svc = new WhereaboutsService({ storeFor: () => store, node: 'node-gc', log: silentLogger });
+    const n = MAX_FREES_PER_COMMIT * 2 + 5;
+    const who = (i: number) => ({ containerId: `gc-c${i}`, podRef: `ns/gc${i}`, ifname: 'net1', network: 'netGC' });
+    for (let i = 0; i < n; i++) await svc.add(cfg, who(i));
+    // keep two; the other n - 2 need three commits of at most MAX_FREES_PER_COMMIT frees
+    assert.equal(await svc.gc(cfg, 'netGC', [who(0), who(7)]), n - 2);
+    const [snap] = await store.read([{ networkName: net, range: '198.18.4.0/24' }], soon());
+    assert.deepEqual(snap?.allocations.map((a) => a.containerId).sort(), ['gc-c0', 'gc-c7']);
+    assert.equal((await store.readReservations(net, soon())).length, 2);
+    // the pod index went with them: a freed pod gets an address again
+    assert.equal((await svc.add(cfg, who(3))).length, 1);
   });
 
   it('a record that is not ours to parse fails clearly, naming the key', async () => {

@@ -5,7 +5,7 @@
  * 2. ask the liveness source (AFTER): a pod that got an address after step 1 is not in the
  *    snapshot at all, and one that got it before has its sandbox in place by step 2;
  * 3. decide (pure);
- * 4. for the allocations to free, up to 50 at a time: re-read their pool, and free those whose
+ * 4. for the allocations to free, up to FREE_CHUNK at a time: re-read their pool, and free those whose
  *    record is still exactly the one judged (same container, ifname and creation time), with the store's
  *    compare-delete of container id + ifname (and its reservation in the same commit), so a
  *    DEL + re-allocation of the offset in between, or the record moving to a re-created
@@ -13,7 +13,7 @@
  */
 import type { WbFreedView, WbReconcileSummary } from '../../../shared/whereabouts-protocol';
 import type { Logger } from '../../log';
-import { planRelease } from '../add-plan';
+import { MAX_FREES_PER_COMMIT, planRelease } from '../add-plan';
 import type { AllocationRecord, PoolRef, PoolSnapshot, WhereaboutsStore } from '../store';
 import { decide, type Decision } from './decide';
 import type { LivenessSource } from './live-set';
@@ -101,8 +101,8 @@ async function reconcileStore(t: ReconcileTarget, opts: RunOptions, s: RunSummar
   }
 }
 
-/** frees per commit: each is a delete and an unreserve, within etcd's default 128 operations per transaction */
-export const FREE_CHUNK = 50;
+/** frees per commit (see MAX_FREES_PER_COMMIT: within etcd's 128 operations per transaction) */
+export const FREE_CHUNK = MAX_FREES_PER_COMMIT;
 
 /**
  * Frees those of `allocs` (one pool) whose record is still exactly the one judged: a re-read of
