@@ -565,7 +565,8 @@ async function versions(distBuilt: Date, distFrom: string | undefined): Promise<
   const refV = await run(REF_DHCP, [], { env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
   const dpkg = await run('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
   const git = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
-  const dirty = await run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no']);
+  // prose (Markdown) does not change what is measured
+  const dirty = await run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)*.md']);
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
   return {
     node: process.version,
