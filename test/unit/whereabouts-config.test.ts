@@ -42,6 +42,12 @@ describe('whereabouts config (Whereabouts pkg/config tables)', () => {
     });
   }
 
+  it('datastore "kubernetes": kubernetes.kubeconfig as Whereabouts reads it, or none (in-cluster)', () => {
+    const base = { type: 'whereabouts', range: '198.18.0.0/24', datastore: 'kubernetes' };
+    assert.deepEqual(parseWhereaboutsIpam({ ...base, kubernetes: { kubeconfig: '/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig' } }).datastore, { kind: 'kubernetes', kubeconfig: '/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig' });
+    assert.deepEqual(parseWhereaboutsIpam(base).datastore, { kind: 'kubernetes' });
+  });
+
   it('puts the legacy top-level range first; its exclude applies only to it', () => {
     const cfg = parseWhereaboutsIpam({
       type: 'whereabouts',
