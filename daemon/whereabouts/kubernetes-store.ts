@@ -22,6 +22,7 @@
 import type * as K8s from '@kubernetes/client-node';
 import { parseAddr, parseNetwork } from './ip-math';
 import { connect, httpStatus, requestOptions, statusMessage, type K8sConnection } from './kubernetes-client';
+import { listLivePods, type LivePod } from './k8s-pods';
 import { GROUP, POOLS, RESERVATIONS, VERSION, poolName, poolOfObject, reservationName } from './k8s-names';
 import {
   decodeAllocations,
@@ -140,6 +141,11 @@ export class KubernetesStore implements WhereaboutsStore {
 
   get namespace(): string {
     return this.conn.namespace;
+  }
+
+  /** every pod of the cluster, with the store's credentials: the reconciler's liveness (reconcile/k8s-liveness.ts) */
+  listPods(opts: StoreDeadline): Promise<LivePod[]> {
+    return listLivePods(this.conn, opts);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { WhereaboutsDaemonOptions } from '../flags';
 import type { WhereaboutsStore } from '../store';
 import type { StoreRegistry } from '../store-registry';
 import type { LivenessSource } from './live-set';
+import { isPodLister, K8sLiveness } from './k8s-liveness';
 import { freeParams, manualFree } from './manual-free';
 import { createReconcileMetrics } from './metrics';
 import { NodeLiveness } from './node-liveness';
@@ -37,8 +38,8 @@ export function startReconciler(opts: WhereaboutsDaemonOptions, stores: StoreReg
     }
   }
   const nodeSource = new NodeLiveness(records);
-  /** file and etcd: this node's GC lists and namespaces; a store that knows its pods (kubernetes) brings its own source here */
-  const sourceFor = (_store: WhereaboutsStore): LivenessSource => nodeSource;
+  /** file and etcd: this node's GC lists and namespaces; kubernetes: the cluster's pods, with the store's credentials */
+  const sourceFor = (store: WhereaboutsStore): LivenessSource => (isPodLister(store) ? new K8sLiveness(store) : nodeSource);
   const reconciler = new Reconciler(
     {
       node: opts.nodeName,
