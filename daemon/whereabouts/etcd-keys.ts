@@ -22,6 +22,7 @@
  * IPPool resources ("198.18.0.0-24", "2001-db8---64"); that is unambiguous because the prefix
  * length is always the last field.
  */
+import { normalizeRange } from './k8s-names';
 import type { AllocationRecord, PoolRef, ReservationRecord } from './store';
 
 export const ROOT = '/whereabouts/';
@@ -34,9 +35,8 @@ export function netSegment(networkName: string): string {
   );
 }
 
-export function rangeSegment(range: string): string {
-  return range.replace(/[/:]/g, '-');
-}
+/** the range as Whereabouts names its IPPool resources (k8s-names), one rule for both stores */
+export const rangeSegment: (range: string) => string = normalizeRange;
 
 /** the prefix under which every allocation of one pool lives (ends in `/`) */
 export function poolPrefix(pool: PoolRef): string {
