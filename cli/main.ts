@@ -9,7 +9,8 @@ import { call, DaemonUnreachableError } from '../shared/rpc-client';
 import { LEASES_PAGE_SIZE, Method, type DaemonStatusResult, type LeasesParams, type LeaseView } from '../shared/rpc-protocol';
 import { VERSION } from '../shared/version';
 import { DEFAULT_WHEREABOUTS_SOCKET } from '../shared/whereabouts-config';
-import { WB_DAEMON, WbMethod, type WbAllocationView, type WbPoolView } from '../shared/whereabouts-protocol';
+import { appendPoolPage, slotCount } from '../shared/whereabouts-pages';
+import { WB_DAEMON, WB_PAGE_SIZE, WbMethod, type WbAllocationView, type WbPoolsParams, type WbPoolView } from '../shared/whereabouts-protocol';
 import { poolsFromConf, poolRows, POOL_HEADER } from './whereabouts-pools';
 import { LEASE_HEADER, leaseRows, renderTable } from './lease-table';
 import { addReconcileCommands } from './whereabouts-reconcile';
@@ -23,6 +24,26 @@ export async function allLeases(socket: string, filter: LeasesParams): Promise<L
     const page = await call<LeaseView[]>(socket, Method.Leases, { ...filter, offset: all.length, limit: LEASES_PAGE_SIZE }, { timeoutMs: 10_000 });
     all.push(...page);
     if (page.length < LEASES_PAGE_SIZE) return all;
+  }
+}
+
+/** Every pool of the chosen stores, WB_PAGE_SIZE slots at a time (a /16's allocations do not fit one answer). */
+export async function allPools(socket: string, params: WbPoolsParams): Promise<WbPoolView[]> {
+  const all: WbPoolView[] = [];
+  for (let offset = 0; ; offset += WB_PAGE_SIZE) {
+    const page = await call<WbPoolView[]>(socket, WbMethod.Pools, { ...params, offset, limit: WB_PAGE_SIZE }, { ...WB_DAEMON, timeoutMs: 15_000 });
+    appendPoolPage(all, page);
+    if (slotCount(page) < WB_PAGE_SIZE) return all;
+  }
+}
+
+/** Every allocation in the daemon's file store, a page at a time. */
+export async function allAllocations(socket: string): Promise<WbAllocationView[]> {
+  const all: WbAllocationView[] = [];
+  for (;;) {
+    const page = await call<WbAllocationView[]>(socket, WbMethod.Allocations, { offset: all.length, limit: WB_PAGE_SIZE }, { ...WB_DAEMON, timeoutMs: 10_000 });
+    all.push(...page);
+    if (page.length < WB_PAGE_SIZE) return all;
   }
 }
 
@@ -102,7 +123,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON instead of a table')
     .option('--range <cidr>', 'only this range')
     .action(async (o: { socket: string; json?: boolean; range?: string }) => {
-      const all = await call<WbAllocationView[]>(o.socket, WbMethod.Allocations, {}, { ...WB_DAEMON, timeoutMs: 10_000 });
+      const all = await allAllocations(o.socket);
       const rows = all.filter((a) => o.range === undefined || a.range === o.range);
       if (o.json) out(JSON.stringify(rows, null, 2));
       else if (rows.length === 0) out('no allocations');
@@ -122,7 +143,7 @@ export function buildProgram(): Command {
     .option('--range <cidr>', 'only this range')
     .action(async (o: { socket: string; conf?: string; json?: boolean; range?: string }) => {
       const params = o.conf === undefined ? {} : { ipam: poolsFromConf(o.conf) };
-      const all = await call<WbPoolView[]>(o.socket, WbMethod.Pools, params, { ...WB_DAEMON, timeoutMs: 15_000 });
+      const all = await allPools(o.socket, params);
       const pools = all.filter((p) => o.range === undefined || p.range === o.range);
       if (o.json) out(JSON.stringify(pools, null, 2));
       else if (pools.length === 0) out('no pools');

@@ -146,7 +146,7 @@ export function frameOf(obj: object): string {
   const bytes = Buffer.byteLength(text);
   if (bytes <= MAX_FRAME_BYTES) return text;
   const id = (obj as { id?: jsonrpc.ID }).id ?? null;
-  const msg = `the answer is ${bytes} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (daemon.leases takes offset and limit)`;
+  const msg = `the answer is ${bytes} bytes, above the ${MAX_FRAME_BYTES}-byte frame limit; ask for less (the listings take offset and limit)`;
   return JSON.stringify(jsonrpc.error(id, new jsonrpc.JsonRpcError(msg, CniCode.Io)));
 }
 

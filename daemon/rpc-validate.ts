@@ -131,8 +131,14 @@ export function leasesParams(p: unknown): LeasesParams {
   const s = str(o, 'state', { optional: true, max: 32 });
   if (c) out.containerId = c;
   if (s) out.state = s;
+  return { ...out, ...pageWindow(o, LEASES_PAGE_MAX) };
+}
+
+/** `offset` (≥ 0) and `limit` (1..max) of a paged listing; each absent when not sent. */
+export function pageWindow(o: Obj, max: number): { offset?: number; limit?: number } {
+  const out: { offset?: number; limit?: number } = {};
   const offset = int(o, 'offset', 0, Number.MAX_SAFE_INTEGER);
-  const limit = int(o, 'limit', 1, LEASES_PAGE_MAX);
+  const limit = int(o, 'limit', 1, max);
   if (offset !== undefined) out.offset = offset;
   if (limit !== undefined) out.limit = limit;
   return out;

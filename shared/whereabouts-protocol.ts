@@ -24,9 +24,24 @@ export const WbMethod = {
  * ipam section), the store that network uses, opened by the daemon with the daemon's
  * credentials; without, the file store and every store the daemon has open.
  */
-export interface WbPoolsParams {
+export interface WbPoolsParams extends WbPageParams {
   ipam?: Record<string, unknown>;
 }
+
+/**
+ * A window of a listing that may not fit one 1 MiB answer (a /16 holds 65k allocations, ~250 B
+ * each as a view). `whereabouts.allocations` counts allocations; `whereabouts.pools` counts
+ * slots, one per allocation and one per pool without any (so every pool shows), in the
+ * daemon's order: by store, network_name and range, then by address. Without `limit` the answer
+ * holds every match. Callers ask WB_PAGE_SIZE at a time until an answer comes back short;
+ * writes between pages may shift a row by one.
+ */
+export interface WbPageParams {
+  offset?: number;
+  limit?: number;
+}
+export const WB_PAGE_SIZE = 1000;
+export const WB_PAGE_MAX = 2000;
 
 /** One pool of `cni-dhcp whereabouts pools`. */
 export interface WbPoolView {

@@ -1,6 +1,7 @@
 /** `whereabouts daemon [flags]`: wires flags, stores, the IPAM service, RPC and metrics, and handles signals. */
 import * as fs from 'node:fs';
 import { parseWhereaboutsIpam } from '../../shared/whereabouts-config';
+import { allocationWindow, poolWindow, sortPools } from '../../shared/whereabouts-pages';
 import { WbMethod, type WbAllocationView, type WbPoolView } from '../../shared/whereabouts-protocol';
 import { VERSION } from '../../shared/version';
 import { listen } from '../listen';
@@ -30,7 +31,7 @@ export interface RunOptions {
 /** every pool of one store with its allocations */
 async function listPools(store: WhereaboutsStore, deadline: number): Promise<WbPoolView[]> {
   const snaps = await store.read(await store.listPools({ deadline }), { deadline });
-  return snaps.map((s) => ({
+  return sortPools(snaps.map((s) => ({
     store: store.endpoint,
     networkName: s.pool.networkName,
     range: s.pool.range,
@@ -50,7 +51,7 @@ async function listPools(store: WhereaboutsStore, deadline: number): Promise<WbP
       if (a.network !== undefined) row.network = a.network;
       return row;
     }),
-  }));
+  })));
 }
 
 async function listAllocations(file: FileStore): Promise<WbAllocationView[]> {
@@ -104,13 +105,13 @@ export async function runWhereaboutsDaemon(opts: WhereaboutsDaemonOptions, log: 
       await service.status(parseWhereaboutsIpam(v.statusParams(p).ipam));
       return { ok: true, version: VERSION };
     },
-    [WbMethod.Allocations]: async () => listAllocations(file),
+    [WbMethod.Allocations]: async (p) => allocationWindow(await listAllocations(file), v.pageParams(p)),
     ...reconciler.methods(() => void refreshCount()),
     [WbMethod.Pools]: async (p) => {
-      const ipam = v.poolsParams(p).ipam;
+      const { ipam, ...page } = v.poolsParams(p);
       const chosen = ipam === undefined ? stores.all() : [stores.storeFor(parseWhereaboutsIpam(ipam))];
       const deadline = Date.now() + 10_000;
-      return (await Promise.all(chosen.map((s) => listPools(s, deadline)))).flat();
+      return poolWindow(sortPools((await Promise.all(chosen.map((s) => listPools(s, deadline)))).flat()), page);
     },
   };
 

@@ -1,8 +1,8 @@
 /** Validation of the whereabouts RPC params; the ipam section itself is parsed by whereabouts-config.ts. */
 import { validateIfname } from '../../shared/cni-env';
 import { isObject, type JsonObject } from '../../shared/go-json-fields';
-import type { WbAttachmentParams, WbCheckParams, WbGcParams, WbPoolsParams, WbStatusParams } from '../../shared/whereabouts-protocol';
-import { InvalidParams } from '../rpc-validate';
+import { WB_PAGE_MAX, type WbAttachmentParams, type WbCheckParams, type WbGcParams, type WbPageParams, type WbPoolsParams, type WbStatusParams } from '../../shared/whereabouts-protocol';
+import { InvalidParams, pageWindow } from '../rpc-validate';
 
 const ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -63,5 +63,9 @@ export function statusParams(p: unknown): WbStatusParams {
 
 export function poolsParams(p: unknown): WbPoolsParams {
   const o = p === undefined || p === null ? {} : obj(p);
-  return o.ipam === undefined ? {} : { ipam: obj(o.ipam, 'ipam') };
+  return { ...(o.ipam === undefined ? {} : { ipam: obj(o.ipam, 'ipam') }), ...pageWindow(o, WB_PAGE_MAX) };
+}
+
+export function pageParams(p: unknown): WbPageParams {
+  return pageWindow(p === undefined || p === null ? {} : obj(p), WB_PAGE_MAX);
 }
