@@ -45,7 +45,7 @@ export function leaseRows(leases: LeaseView[], now: number): string[][] {
         v6.state,
         v6.address ? formatDuration(v6.renewAt === undefined ? undefined : v6.renewAt - now) : '-',
         v6.address ? formatDuration(v6.expiresAt === undefined ? undefined : v6.expiresAt - now) : '-',
-        '-',
+        changeCell(v6, now),
       ]);
     }
   }
@@ -53,7 +53,7 @@ export function leaseRows(leases: LeaseView[], now: number): string[][] {
 }
 
 /** "from A/24 3m10s ago" after the pod was moved; "offered B/24 (released) 1m ago" when LOST. */
-export function changeCell(l: LeaseView, now: number): string {
+export function changeCell(l: Pick<LeaseView, 'lost' | 'changedFrom' | 'changedAt'>, now: number): string {
   if (l.lost) return `offered ${l.lost.offered || '?'} (released) ${formatDuration(now - l.lost.at)} ago`;
   if (l.changedFrom) return `from ${l.changedFrom} ${formatDuration(now - (l.changedAt ?? now))} ago`;
   return '-';

@@ -2,6 +2,8 @@
  * The IPv6 half of one pod attachment: the pure Lease6Machine wired to its UDP socket on :546
  * in the pod namespace (io/udp6-socket.ts) and its one timer. It carries out the machine's
  * actions and decides nothing about the protocol; the attachment (attachment.ts) persists it.
+ * A bound lease of a new address is probed first (DAD, daemon/nd) and, when the pod carried
+ * another address, moved onto the pod (pod-address.ts), as the IPv4 half does.
  */
 import * as crypto from 'node:crypto';
 import { Lease6Machine } from './client6/lease6-machine';
@@ -14,7 +16,13 @@ import { MachineTimer } from './machine-timer';
 import { BindWaiters } from './bind-waiters';
 import type { Logger } from './log';
 import type { AttachmentSpec, FamilyDeps } from './attachment-spec';
-import { DEFAULT_IPV6_PREFIX_LENGTH } from '../shared/dhcp-config';
+import { DEFAULT_ARP_PROBE, DEFAULT_IPV6_PREFIX_LENGTH, type ArpProbeConfig } from '../shared/dhcp-config';
+import { planBind6 } from './client6/bind-plan6';
+import { startDadCheck } from './nd/dad-check';
+import type { ConflictVerdict } from './conflict-check';
+import { movePod6 } from './pod-address';
+import { macToString } from './dhcp4/addr';
+import { cidr } from './client/address-change';
 import type { Lease6View } from '../shared/rpc-protocol';
 import { TryAgainLaterError } from '../shared/errors';
 
@@ -32,6 +40,8 @@ export interface Family6Deps extends FamilyDeps {
   /** the daemon's -timeout: a 'start' acquisition gives up after it */
   timeoutMs: number;
   openSocket6?: typeof openUdp6Socket;
+  /** the DAD probe; tests may put another here */
+  dadCheck?: typeof startDadCheck;
 }
 
 /** What the IPv6 half resumes from. */
@@ -56,6 +66,11 @@ export class Family6 {
   private readonly waiters: BindWaiters<Lease6Record>;
   private readonly log: Logger;
   private readonly now: () => number;
+  /** an ADD waits for this family's first lease (the DAD probe runs before it is answered) */
+  private acquiring = false;
+  private cancelProbe: (() => void) | undefined;
+  /** addresses declined while the ADD waited, for its error */
+  private declinedWhileAdding: string[] = [];
 
   constructor(readonly spec: AttachmentSpec, private readonly deps: Family6Deps, stored?: Stored6) {
     this.now = deps.now;
@@ -95,8 +110,14 @@ export class Family6 {
     return this.socket === undefined;
   }
 
+  /** The address-conflict probe: `ipam.arpProbe` governs both families (docs/dhcpv6.md). */
+  get probe(): ArpProbeConfig {
+    return this.spec.arpProbe ?? DEFAULT_ARP_PROBE;
+  }
+
   acquire(): Promise<Lease6Record> {
     const p = this.waiters.wait();
+    this.acquiring = true;
     this.dispatch({ type: 'start' });
     return p;
   }
@@ -140,6 +161,11 @@ export class Family6 {
       }
       if (lease.dnsServers) v.dnsServers = lease.dnsServers;
       if (lease.domainSearch) v.domainSearch = lease.domainSearch;
+      const changed = this.current?.address === lease.address ? this.current.changedFrom : undefined;
+      if (changed) {
+        v.changedFrom = cidr(changed);
+        v.changedAt = changed.at;
+      }
     }
     return v;
   }
@@ -179,12 +205,15 @@ export class Family6 {
       case 'declined':
         m.declines.inc({ family: 'ipv6' });
         this.lastError = `${a.lease.address} failed DAD; declined`;
-        this.log.warn('address failed DAD in the pod: DECLINE, asking for another', { address: a.lease.address, xid: this.machine.xid });
+        this.log.warn('address failed DAD: DECLINE, asking for another', { address: a.lease.address, server: a.lease.serverId, xid: this.machine.xid });
         break;
-      case 'gave-up':
-        this.lastError = a.reason;
-        this.waiters.reject(new TryAgainLaterError(`no DHCPv6 (ipv6) lease for ${this.spec.ifname}: ${a.reason}`, 'no DHCPv6 server answered on this interface'));
+      case 'gave-up': {
+        const declined = this.declinedWhileAdding.length > 0 ? `; declined as in use by another host: ${this.declinedWhileAdding.join(', ')}` : '';
+        this.lastError = `${a.reason}${declined}`;
+        this.acquiring = false;
+        this.waiters.reject(new TryAgainLaterError(`no DHCPv6 (ipv6) lease for ${this.spec.ifname}: ${a.reason}${declined}`, declined ? 'every address the DHCPv6 server offered is in use on the link' : 'no DHCPv6 server answered on this interface'));
         break;
+      }
       case 'transition':
         this.log.info(`${a.from} -> ${a.to}`, { reason: a.reason, xid: a.xid, state: a.to });
         if (a.to === 'REBINDING') m.rebinds.inc({ family: 'ipv6' });
@@ -200,7 +229,64 @@ export class Family6 {
     }
   }
 
-  private onBound(lease: Lease6Record, renewed: boolean): void {
+  /**
+   * A lease the machine bound: a new address is probed first (the ADD, when one waits, is
+   * answered after the probe) and moved onto the pod when it carried another (planBind6).
+   */
+  private onBound(bound: Lease6Record, renewed: boolean): void {
+    const plan = planBind6(this.current, bound, this.probe !== false);
+    const lease: Lease6Record = plan.changedFrom ? { ...bound, changedFrom: plan.changedFrom } : bound;
+    if (!plan.probe) return this.take(lease, renewed, plan.moveFrom);
+    this.cancelProbe?.();
+    const timing = this.probe;
+    if (timing === false || !this.socket) return this.take(lease, renewed, plan.moveFrom);
+    this.cancelProbe = (this.deps.dadCheck ?? startDadCheck)({
+      netnsPath: this.spec.netns,
+      ifname: this.spec.ifname,
+      mac: this.mac,
+      address: lease.address,
+      timing,
+      now: this.now,
+      onDone: (v) => {
+        this.cancelProbe = undefined;
+        this.onProbeVerdict(lease, renewed, plan.moveFrom, v);
+      },
+    });
+  }
+
+  private onProbeVerdict(lease: Lease6Record, renewed: boolean, moveFrom: string | undefined, v: ConflictVerdict): void {
+    if (this.closed || this.machine.lease?.address !== lease.address) return;
+    if (!v.conflict) {
+      if (v.error !== undefined) this.log.warn('DAD probe could not run; taking the address unprobed', { address: lease.address, err: v.error });
+      return this.take(lease, renewed, moveFrom);
+    }
+    this.log.warn('leased IPv6 address is in use by another host', { address: lease.address, holder: macToString(v.mac), reason: v.reason, server: lease.serverId });
+    if (this.acquiring) this.declinedWhileAdding.push(`${lease.address} (${macToString(v.mac)}: ${v.reason})`);
+    this.dispatch({ type: 'dad-failed', address: lease.address, acquiring: this.acquiring });
+    if (!this.closed) this.lastError = `${lease.address} is in use by ${macToString(v.mac)} (${v.reason}); declined`;
+  }
+
+  /** The lease is ours: move the pod to it if it carried another address, then report it bound. */
+  private take(lease: Lease6Record, renewed: boolean, moveFrom: string | undefined): void {
+    if (moveFrom !== undefined) {
+      const from = { address: moveFrom, prefixLength: this.prefixLength, serverId: this.current?.serverId ?? '' };
+      const outcome = this.socket
+        ? movePod6({ netns: this.spec.netns, ifname: this.spec.ifname, ifindex: this.socket.ifindex, log: this.log, metrics: this.deps.metrics }, from, { ...lease, prefixLength: this.prefixLength })
+        : { moved: false as const, reason: 'the DHCPv6 socket is closed' };
+      if (!outcome.moved) {
+        // the pod keeps what it had; the new lease goes back to the server
+        this.lastError = `${outcome.reason}; the new lease was released`;
+        this.dispatch({ type: 'release' });
+        return;
+      }
+      lease = { ...lease, changedFrom: { address: moveFrom, prefixLength: this.prefixLength, at: this.now() } };
+    }
+    this.onTaken(lease, renewed);
+  }
+
+  private onTaken(lease: Lease6Record, renewed: boolean): void {
+    this.acquiring = false;
+    this.declinedWhileAdding = [];
     this.lastError = undefined;
     this.current = lease;
     this.waiters.bound(lease, renewed, {
@@ -292,6 +378,8 @@ export class Family6 {
 
   private close(reason: Error): void {
     this.timer.disarm();
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
     this.clearRetry();
     this.waiters.reject(reason);
     const s = this.socket;

@@ -1,12 +1,13 @@
 /**
  * What an attachment does to the pod's own interface: option 57 from its MTU, and moving it to
- * another address when the server hands one out after a NAK or an expiry. Kept out of
+ * another address when the server hands one out after a NAK or an expiry (IPv4), or after an
+ * expiry or NotOnLink (IPv6). Kept out of
  * attachment.ts, which wires the machine to its socket; this is the rtnetlink side.
  */
 import { cidr } from './client/address-change';
 import type { LeaseRecord } from './client/machine-types';
 import { interfaceMtu } from './io/interface-status';
-import { movePodAddress } from './io/netlink-route';
+import { movePodAddress, movePodAddress6 } from './io/netlink-route';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 
@@ -43,21 +44,44 @@ export type MoveOutcome =
 
 /** Moves the pod's interface from the old lease's address to the new one, logging and counting it. */
 export function movePod(t: MoveTarget, from: LeaseRecord, to: LeaseRecord): MoveOutcome {
-  try {
+  return moveLogged(t, cidr(from), cidr(to), to.serverId, () => {
     const report = movePodAddress({ netnsPath: t.netns, ifname: t.ifname, ifindex: t.ifindex, pod: from, next: to });
+    return { details: { routes: report.repointed.join(', ') || 'none', droppedRoutes: report.dropped.join(', ') || undefined }, routeErrors: report.routeErrors };
+  });
+}
+
+/** An IPv6 address on the pod, as the result reported it: the lease's address and the configured prefix length. */
+export interface PodAddress6 {
+  address: string;
+  prefixLength: number;
+  /** the server's DUID, hex, for the log */
+  serverId: string;
+}
+
+/** The IPv6 move (DHCPv6 leases carry no routes): the same log, counter and outcome as IPv4's. */
+export function movePod6(t: MoveTarget, from: PodAddress6, to: PodAddress6): MoveOutcome {
+  return moveLogged(t, cidr(from), cidr(to), to.serverId, () => {
+    movePodAddress6({ netnsPath: t.netns, ifname: t.ifname, ifindex: t.ifindex, pod: from, next: to });
+    return { details: {}, routeErrors: [] };
+  });
+}
+
+function moveLogged(
+  t: MoveTarget,
+  from: string,
+  to: string,
+  server: string,
+  move: () => { details: Record<string, string | undefined>; routeErrors: string[] },
+): MoveOutcome {
+  try {
+    const { details, routeErrors } = move();
     t.metrics.addressChanges.inc();
-    t.log.warn('the server gave another address; the pod was moved to it', {
-      from: cidr(from),
-      to: cidr(to),
-      server: to.serverId,
-      routes: report.repointed.join(', ') || 'none',
-      droppedRoutes: report.dropped.join(', ') || undefined,
-    });
-    if (report.routeErrors.length === 0) return { moved: true };
-    t.log.warn('routes not re-pointed after the address change', { errors: report.routeErrors.join('; ') });
-    return { moved: true, routeError: `moved to ${cidr(to)}, but routes failed: ${report.routeErrors.join('; ')}` };
+    t.log.warn('the server gave another address; the pod was moved to it', { from, to, server, ...details });
+    if (routeErrors.length === 0) return { moved: true };
+    t.log.warn('routes not re-pointed after the address change', { errors: routeErrors.join('; ') });
+    return { moved: true, routeError: `moved to ${to}, but routes failed: ${routeErrors.join('; ')}` };
   } catch (err) {
-    t.log.error('address change failed; releasing the new lease', { err: (err as Error).message, from: cidr(from), to: cidr(to) });
-    return { moved: false, reason: `cannot move the pod from ${cidr(from)} to ${cidr(to)}: ${(err as Error).message}` };
+    t.log.error('address change failed; releasing the new lease', { err: (err as Error).message, from, to });
+    return { moved: false, reason: `cannot move the pod from ${from} to ${to}: ${(err as Error).message}` };
   }
 }

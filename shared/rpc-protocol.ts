@@ -101,6 +101,10 @@ export interface Lease6View {
   rebindAt?: number;
   expiresAt?: number;
   lastError?: string;
+  /** "address/prefix" the pod carried before the driver moved it to `address` (after an expiry or NotOnLink) */
+  changedFrom?: string;
+  /** ms since epoch */
+  changedAt?: number;
 }
 
 /**

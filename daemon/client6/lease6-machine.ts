@@ -50,6 +50,8 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
   private ex: Exchange | undefined;
   /** the ADD deadline while a 'start' acquisition runs */
   private acquireBy: number | undefined;
+  /** the deadline the 'start' acquisition had, for a DECLINE the ADD still waits on */
+  private startDeadline: number | undefined;
   private advertised: Advertised[] = [];
   /** the server answered UseMulticast: no more unicast to it */
   private unicastRefused = false;
@@ -79,7 +81,7 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
       case 'resume': this.onResume(event.lease); break;
       case 'packet': this.onPacket(event.reply, event.srcMac); break;
       case 'timer': this.onTimer(); break;
-      case 'dad-failed': this.onDadFailed(event.address); break;
+      case 'dad-failed': this.onDadFailed(event.address, event.acquiring === true); break;
       case 'release': this.onRelease(); break;
       case 'stop': this.finish('STOPPED', 'stopped'); break;
     }
@@ -92,6 +94,7 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
     this.begun = true;
     const now = this.deps.now();
     if (this.config.acquireTimeoutMs !== undefined) this.acquireBy = now + Math.max(1, this.config.acquireTimeoutMs);
+    this.startDeadline = this.acquireBy;
     this.solicit('start', Math.floor(this.deps.random() * Math.max(0, this.config.solicitDelayMs)));
   }
 
@@ -173,7 +176,7 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
     if (!this.takeTimer(now)) return;
     const ex = this.ex;
     if (ex === undefined) return this.enterByPhase('timer');
-    if (this.acquireBy !== undefined && now >= this.acquireBy && (this.current === 'SOLICITING' || this.current === 'REQUESTING')) {
+    if (this.acquireBy !== undefined && now >= this.acquireBy && (this.current === 'SOLICITING' || this.current === 'REQUESTING' || this.current === 'DECLINING')) {
       return this.giveUp();
     }
     if (ex.sent === 0) return this.transmit();
@@ -290,10 +293,12 @@ export class Lease6Machine extends OneTimerMachine<Lease6State, Machine6Action> 
     else this.arm(d.t1At);
   }
 
-  private onDadFailed(address: string): void {
+  private onDadFailed(address: string, acquiring: boolean): void {
     const lease = this.held;
     if (lease === undefined || lease.address !== address) return this.ignore(`dad-failed for ${address}, not our address`);
     this.held = undefined;
+    // the ADD still waits (the probe runs before it is answered): its deadline bounds the rest
+    if (acquiring && this.startDeadline !== undefined) this.acquireBy = this.startDeadline;
     this.out.push({ type: 'declined', lease });
     this.begin('DECLINE', (f) => build.decline(this.config, f, lease), Infinity, lease);
     this.transition('DECLINING', `${address} failed DAD`);

@@ -58,6 +58,18 @@ export interface Lease6Record {
   t2: number;
   dnsServers?: string[];
   domainSearch?: string[];
+  /**
+   * the address the pod carried before this one, when the driver moved the pod (an expiry or
+   * NotOnLink, then another address); set by the driver (client6/bind-plan6.ts), not the machine
+   */
+  changedFrom?: ChangedFrom6;
+}
+
+export interface ChangedFrom6 {
+  address: string;
+  prefixLength: number;
+  /** ms since epoch */
+  at: number;
 }
 
 export type Machine6Event =
@@ -67,8 +79,12 @@ export type Machine6Event =
   /** a decoded, parsed server message; srcMac is the Ethernet source */
   | { type: 'packet'; reply: Reply6; srcMac?: Buffer }
   | { type: 'timer' }
-  /** the pod's kernel marked `address` dadfailed */
-  | { type: 'dad-failed'; address: string }
+  /**
+   * `address` is in use by another host: the daemon's DAD probe found it (daemon/nd), or the
+   * pod's kernel marked it dadfailed. `acquiring`: the ADD that asked for the lease still waits
+   * (the probe runs before it is answered), so the new SOLICIT keeps that ADD's deadline.
+   */
+  | { type: 'dad-failed'; address: string; acquiring?: boolean }
   /** DEL: RELEASE if bound */
   | { type: 'release' }
   | { type: 'stop' };

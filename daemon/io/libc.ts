@@ -35,6 +35,7 @@ export const PACKET_AUXDATA = 8;
 export const MSG_TRUNC = 0x20;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
+export const ETH_P_IPV6 = 0x86dd;
 /** struct sockaddr_in */
 export const SOCKADDR_IN_SIZE = 16;
 export const ARPHRD_ETHER = 1;

@@ -6,6 +6,7 @@
  * Netlink is host-endian; like the rest of daemon/io this assumes little-endian Linux.
  */
 import { bufferToIp, ipToBuffer, ipToUint32, uint32ToIp } from '../dhcp4/addr';
+import { ip6ToBuffer } from '../dhcp6/addr6';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -23,6 +24,9 @@ export const NLM_F_REPLACE = 0x100;
 export const NLM_F_CREATE = 0x400;
 
 export const AF_INET = 2;
+export const AF_INET6 = 10;
+/** linux/if_addr.h: no kernel DAD for this address (the daemon probed it, daemon/nd) */
+export const IFA_F_NODAD = 0x02;
 export const RT_TABLE_MAIN = 254;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RTN_UNICAST = 1;
@@ -238,4 +242,23 @@ export function decodeRoute(msg: NetlinkMessage): RouteSpec | undefined {
   if (oif !== undefined) route.oif = oif;
   if (metric !== undefined) route.metric = metric;
   return route;
+}
+
+/**
+ * RTM_NEWADDR (create or replace) or RTM_DELADDR for an IPv6 address/prefix on ifindex, as the
+ * main plugins configure a DHCPv6 lease: IFA_ADDRESS, global scope, no kernel DAD (the daemon's
+ * own probe ran before it, docs/dhcpv6.md).
+ */
+export function encodeAddress6(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, seq: number, spec: AddressSpec): Buffer {
+  if (!Number.isInteger(spec.prefixLength) || spec.prefixLength < 0 || spec.prefixLength > 128) {
+    throw new RangeError(`prefix length must be 0 to 128, got ${spec.prefixLength}`);
+  }
+  const ifa = Buffer.alloc(IFADDRMSG_LEN);
+  ifa.writeUInt8(AF_INET6, 0);
+  ifa.writeUInt8(spec.prefixLength, 1);
+  ifa.writeUInt8(type === RTM_NEWADDR ? IFA_F_NODAD : 0, 2);
+  ifa.writeUInt8(RT_SCOPE_UNIVERSE, 3);
+  ifa.writeUInt32LE(spec.ifindex >>> 0, 4);
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  return message(type, flags, seq, [ifa, attr(IFA_ADDRESS, ip6ToBuffer(spec.address))]);
 }

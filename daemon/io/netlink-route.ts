@@ -119,6 +119,26 @@ function describe(r: Pick<PodRoute, 'dst' | 'dstLen'>, gateway: string | undefin
   return `${r.dst}/${r.dstLen}${gateway === undefined ? '' : ` via ${gateway}`}`;
 }
 
+type EncodeAddress = (type: typeof nl.RTM_NEWADDR | typeof nl.RTM_DELADDR, seq: number, spec: nl.AddressSpec) => Buffer;
+
+/**
+ * Adds `fresh`, then removes `old`; when the old cannot be removed the fresh one is taken off
+ * again and the error thrown, so the pod is left as it was.
+ */
+function replaceAddress(sock: RouteSocket, fresh: nl.AddressSpec, old: nl.AddressSpec, encode: EncodeAddress): void {
+  sock.request(`RTM_NEWADDR ${cidr(fresh)}`, encode(nl.RTM_NEWADDR, 0, fresh));
+  try {
+    sock.request(`RTM_DELADDR ${cidr(old)}`, encode(nl.RTM_DELADDR, 0, old), [EADDRNOTAVAIL]);
+  } catch (err) {
+    try {
+      sock.request(`RTM_DELADDR ${cidr(fresh)}`, encode(nl.RTM_DELADDR, 0, fresh), [EADDRNOTAVAIL]);
+    } catch {
+      // the original error is what the caller reports
+    }
+    throw err;
+  }
+}
+
 /**
  * Replaces the pod's address with the new lease's (address with its mask, as the main plugins
  * set it) and re-points the old lease's routes, keeping their table and metric.
@@ -145,19 +165,9 @@ export function movePodAddress(req: MoveRequest): MoveReport {
     const plan = planMove(req.pod, req.next, onLink);
     const fresh: nl.AddressSpec = { ifindex: req.ifindex, ...plan.addAddress };
     const old: nl.AddressSpec = { ifindex: req.ifindex, ...plan.removeAddress };
-    const addFresh = () => sock.request(`RTM_NEWADDR ${cidr(fresh)}`, nl.encodeAddress(nl.RTM_NEWADDR, 0, fresh));
-    addFresh();
-    try {
-      sock.request(`RTM_DELADDR ${cidr(old)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, old), [EADDRNOTAVAIL]);
-    } catch (err) {
-      try {
-        sock.request(`RTM_DELADDR ${cidr(fresh)}`, nl.encodeAddress(nl.RTM_DELADDR, 0, fresh), [EADDRNOTAVAIL]);
-      } catch {
-        // the original error is what the caller reports
-      }
-      throw err;
-    }
-    addFresh();
+    replaceAddress(sock, fresh, old, nl.encodeAddress);
+    // deleting a primary took its secondaries (the new one, inside one subnet) along: again
+    sock.request(`RTM_NEWADDR ${cidr(fresh)}`, nl.encodeAddress(nl.RTM_NEWADDR, 0, fresh));
     const report: MoveReport = { repointed: [], dropped: [], routeErrors: [] };
     const attempt = (what: string, fn: () => void): boolean => {
       try {
@@ -189,6 +199,34 @@ export function movePodAddress(req: MoveRequest): MoveReport {
       if (attempt(what, () => sock.request(`RTM_DELROUTE ${what}`, nl.encodeRoute(nl.RTM_DELROUTE, 0, spec), [ESRCH]))) report.dropped.push(what);
     }
     return report;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+export interface Move6Request {
+  netnsPath: string;
+  ifname: string;
+  ifindex: number;
+  /** what the pod carries, and what it moves to: address and prefix length */
+  pod: Omit<nl.AddressSpec, 'ifindex'>;
+  next: Omit<nl.AddressSpec, 'ifindex'>;
+}
+
+/**
+ * Replaces the pod's IPv6 address with the new lease's. DHCPv6 carries no routes: the on-link
+ * prefix route is the kernel's (it follows the address) and the default route comes from router
+ * advertisements, via the router's link-local address, so nothing else needs re-pointing. Throws
+ * with the pod as it was when the addresses cannot be swapped.
+ */
+export function movePodAddress6(req: Move6Request): void {
+  const where = `${req.ifname} in ${req.netnsPath}`;
+  const fd = openRouteSocket(req.netnsPath);
+  try {
+    const sock = new RouteSocket(fd, where);
+    const fresh: nl.AddressSpec = { ...req.next, ifindex: req.ifindex };
+    const old: nl.AddressSpec = { ...req.pod, ifindex: req.ifindex };
+    replaceAddress(sock, fresh, old, nl.encodeAddress6);
   } finally {
     libc.close(fd);
   }
