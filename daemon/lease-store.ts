@@ -130,6 +130,10 @@ export class LeaseStore {
       if (this.latest.get(file) === mine) this.latest.delete(file);
       throw err;
     }
+    await this.syncDirAsync();
+  }
+
+  private async syncDirAsync(): Promise<void> {
     const dh = await fs.promises.open(this.dir, 'r');
     try {
       await dh.sync();
@@ -180,6 +184,7 @@ export class LeaseStore {
     return `${file}.${process.pid}.${++this.seq}.tmp`;
   }
 
+  /** Deletes the attachment's file and syncs the directory, on the event loop (start-up). */
   remove(key: string): void {
     const file = this.fileFor(key);
     this.latest.delete(file);
@@ -189,6 +194,23 @@ export class LeaseStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+  }
+
+  /**
+   * `remove` off the event loop (a DEL): the unlink and the directory's fsync run on the thread
+   * pool, and the promise resolves once both are done, so a DEL still answers only when the file
+   * is gone for good. A write in flight for the file is superseded at once, before the first await.
+   */
+  async removeDurably(key: string): Promise<void> {
+    const file = this.fileFor(key);
+    this.latest.delete(file);
+    try {
+      await fs.promises.unlink(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await this.syncDirAsync();
   }
 
   load(): LoadReport {
