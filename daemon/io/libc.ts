@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import * as koffi from 'koffi';
+import { koffi } from './koffi';
 import { PacketIoError } from './errors';
 
 if (process.platform !== 'linux' || os.endianness() !== 'LE' || koffi.sizeof('void *') !== 8) {
