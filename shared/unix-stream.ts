@@ -79,9 +79,14 @@ function codeOf(status: number): string {
   return (require('node:util') as typeof import('node:util')).getSystemErrorName(status);
 }
 
+/** Which transport connectUnix uses on this Node: 'pipe' (the binding) or 'net' (the fallback). */
+export function transportKind(): 'pipe' | 'net' {
+  return bindings() ? 'pipe' : 'net';
+}
+
 /** Connects to `path`; every event arrives asynchronously, at most one of error/end ends it. */
-export function connectUnix(path: string, on: StreamEvents): UnixStream {
-  const b = bindings();
+export function connectUnix(path: string, on: StreamEvents, via: 'pipe' | 'net' = 'pipe'): UnixStream {
+  const b = via === 'pipe' ? bindings() : undefined;
   return b ? rawPipe(b, path, on) : netSocket(path, on);
 }
 
