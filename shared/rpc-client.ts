@@ -47,32 +47,32 @@ export function call<T>(socketPath: string, method: MethodName | string, params:
       },
       end: () => finish(new DaemonUnreachableError(`${peer} at ${socketPath} closed the connection without an answer`)),
       data: (chunk) => {
-      let lines: string[];
-      try {
-        lines = framer.push(chunk);
-      } catch (err) {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: ${(err as Error).message}`));
-        return;
-      }
-      const line = lines[0];
-      if (line === undefined) return;
-      const parsed = jsonrpc.parse(line);
-      if (Array.isArray(parsed)) {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: batch response`));
-        return;
-      }
-      const type = parsed.type as string;
-      if (type === 'success') {
-        finish(undefined, (parsed.payload as jsonrpc.SuccessObject).result as T);
-      } else if (type === 'error') {
-        const e = (parsed.payload as jsonrpc.ErrorObject).error;
-        const details = e.data && typeof e.data === 'object' && typeof e.data.details === 'string' ? e.data.details : undefined;
-        const mapped = e.data && typeof e.data === 'object' && typeof e.data.cniCode === 'number' ? (e.data.cniCode as number) : CniCode.Internal;
-        const code = e.code > 0 ? e.code : mapped;
-        finish(new CniError(code, e.message, details));
-      } else {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}`));
-      }
+        let lines: string[];
+        try {
+          lines = framer.push(chunk);
+        } catch (err) {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: ${(err as Error).message}`));
+          return;
+        }
+        const line = lines[0];
+        if (line === undefined) return;
+        const parsed = jsonrpc.parse(line);
+        if (Array.isArray(parsed)) {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: batch response`));
+          return;
+        }
+        const type = parsed.type as string;
+        if (type === 'success') {
+          finish(undefined, (parsed.payload as jsonrpc.SuccessObject).result as T);
+        } else if (type === 'error') {
+          const e = (parsed.payload as jsonrpc.ErrorObject).error;
+          const details = e.data && typeof e.data === 'object' && typeof e.data.details === 'string' ? e.data.details : undefined;
+          const mapped = e.data && typeof e.data === 'object' && typeof e.data.cniCode === 'number' ? (e.data.cniCode as number) : CniCode.Internal;
+          const code = e.code > 0 ? e.code : mapped;
+          finish(new CniError(code, e.message, details));
+        } else {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}`));
+        }
       },
     });
   });
