@@ -312,7 +312,9 @@ export class LeaseManager {
         if (this.attachments.get(att.key) !== att) return;
         // our socket still pins the old namespace, so the RELEASE can still leave through it
         this.release(att, 'namespace vanished without DEL');
-        await this.opts.store.removeDurably(att.key);
+        // in the same turn as the release, as restore() does: once the lease is gone from the
+        // daemon's list its file is gone too (the RPC paths, DEL, await the thread pool instead)
+        this.opts.store.remove(att.key);
       });
     }
     return n;
@@ -409,7 +411,7 @@ export class LeaseManager {
     void this.queue.run(att.key, async () => {
       if (this.attachments.get(att.key) !== att) return;
       this.attachments.delete(att.key);
-      await this.opts.store.removeDurably(att.key);
+      this.opts.store.remove(att.key);
       this.opts.log.info('lease dropped', { containerId: att.spec.containerId, ifname: att.spec.ifname, reason });
     });
   }
