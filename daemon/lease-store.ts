@@ -9,8 +9,8 @@
  * A new lease is on disk before the ADD answers. A flush costs ~5 ms on a virtual disk
  * (bench/store-sync.ts), which neither renewals nor a burst of ADDs can pay on the event loop
  * (1000 leases renewing at once would stall it for 5 s; 200 ADDs at once, 1 s, during which no
- * other pod's DHCP reply is read), so both the ADD's write (saveNew, which the ADD awaits) and a
- * renewal's run their flushes on libuv's thread pool, where concurrent fdatasyncs share a
+ * other pod's DHCP reply is read), so the ADD's write (saveNew, which the ADD awaits), a DEL's
+ * delete (removeDurably, which the DEL awaits) and a renewal's write run on libuv's thread pool, where concurrent fdatasyncs share a
  * journal commit (group commit). A newer write, a new lease or a remove of the same file
  * supersedes a write still in flight, which then never renames over them.
  * Files that cannot be read back are moved to quarantine/ at start-up and reported, never fatal.
