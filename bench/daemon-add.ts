@@ -11,7 +11,7 @@
  * commit's dist/, with node_modules beside it) to compare.
  */
 import * as fs from 'node:fs';
-import { BenchLab, cleanupAll, installCleanupHandlers, snapshotDist, sweepStale, type Attachment } from './lab-extra';
+import { BenchLab, CLK_TCK, cleanupAll, installCleanupHandlers, snapshotDist, sweepStale, type Attachment } from './lab-extra';
 import { call } from '../shared/rpc-client';
 import { Method, type AddParams, type DelParams } from '../shared/rpc-protocol';
 import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
@@ -26,6 +26,13 @@ const VARIANTS: Array<{ name: string; arpProbe: ArpProbeConfig }> = [
   { name: 'arpProbe false', arpProbe: false },
   { name: `arpProbe default (${DEFAULT_ARP_PROBE === false ? 'off' : `${DEFAULT_ARP_PROBE.count} × ${DEFAULT_ARP_PROBE.intervalMs} ms`})`, arpProbe: DEFAULT_ARP_PROBE },
 ];
+
+/** utime+stime of a process so far, in ms (/proc/PID/stat fields 14 and 15). */
+function daemonCpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
 
 async function main(): Promise<void> {
   const runs = Number(arg('--runs', '20'));
@@ -42,7 +49,9 @@ async function main(): Promise<void> {
     const hosts = await lab.addUpLinks(pods);
     const ms: number[][] = VARIANTS.map(() => []);
     const delMs: number[] = [];
+    let cpu0 = 0;
     for (const [i, pod] of pods.entries()) {
+      if (i === 3) cpu0 = daemonCpuMs(d.pid);
       const v = i % VARIANTS.length;
       const a: Attachment = { pod, containerId: `da-${i}`, ifname: 'eth1' };
       const ref = { containerId: a.containerId, netName: lab.netName, ifname: a.ifname };
@@ -57,6 +66,7 @@ async function main(): Promise<void> {
       ms[v]?.push(Number(t1 - t0) / 1e6);
       delMs.push(Number(t2 - t1) / 1e6);
     }
+    const cpuPerPair = (daemonCpuMs(d.pid) - cpu0) / (pods.length - 3);
     await lab.delLinks(hosts);
     await lab.stopDaemon(d);
     const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -66,7 +76,7 @@ async function main(): Promise<void> {
       process.stdout.write(`| ${x.name} | ${p50(s).toFixed(1)} ms | ${p95(s).toFixed(1)} ms | ${Math.min(...s).toFixed(1)} ms |\n`);
     }
     process.stdout.write(`| DEL (both) | ${p50(delMs).toFixed(1)} ms | ${p95(delMs).toFixed(1)} ms | ${Math.min(...delMs).toFixed(1)} ms |\n`);
-    process.stdout.write(`\ndaemon log: ${d.logFile}\n`);
+    process.stdout.write(`\ndaemon CPU (utime+stime) per ADD + DEL: ${cpuPerPair.toFixed(1)} ms\ndaemon log: ${d.logFile}\n`);
   } finally {
     await cleanupAll();
   }

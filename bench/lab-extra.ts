@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REF_CNI, SHIM } from '../test/helpers/lab';
+import { bundleNodeFlags, REF_CNI, SHIM } from '../test/helpers/lab';
 import { buildSegment } from '../test/helpers/segment';
 import { run, sh, startProcess, stopProcess, waitFor } from '../test/helpers/sh';
 
@@ -380,8 +380,9 @@ export class BenchLab {
     const stateDir = opts.stateDir ?? path.join(this.dir, `${tag}-state`);
     const logFile = path.join(this.dir, `${tag}-daemon.log`);
     const bin = side === 'ours' ? this.shim : REF_DHCP;
-    // nodeArgs (profiling): run node on the shim explicitly, since its shebang drops NODE_OPTIONS
-    const argv0 = side === 'ours' && opts.nodeArgs ? [process.execPath, ...opts.nodeArgs, bin] : [bin];
+    // nodeArgs (profiling, flag experiments): run node on the shim explicitly, since its shebang
+    // drops NODE_OPTIONS; after the shebang's own flags, so that a later one overrides it
+    const argv0 = side === 'ours' && opts.nodeArgs ? [process.execPath, ...bundleNodeFlags(bin), ...opts.nodeArgs, bin] : [bin];
     const args = ['netns', 'exec', this.nodeNs, ...argv0, 'daemon', '-socketpath', socketPath];
     if (side === 'ours') args.push('--state-dir', stateDir);
     // a clean environment, as a system service gets (no NODE_EXTRA_CA_CERTS)

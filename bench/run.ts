@@ -386,7 +386,14 @@ class SideRun {
       const hosts = await this.lab.addUpLinks(ps);
       const atts: Attachment[] = ps.map((pod, i) => ({ pod, containerId: `${this.side}-b-${i}`, ifname: 'eth1' }));
       const adds: CallResult[] = [];
-      for (const a of atts) adds.push(await this.cni('dhcp', 'ADD', a));
+      // each ADD beside a VERSION of the same shim exec'd the same way (`ip netns exec`): the
+      // daemon's share is ADD − this VERSION, with the exec path's own cost on both sides
+      const versions: CallResult[] = [];
+      for (const a of atts) {
+        versions.push(await this.cni('dhcp', 'VERSION', a));
+        adds.push(await this.cni('dhcp', 'ADD', a));
+      }
+      this.res.ipamVersionMs = versions.filter((r) => r.code === 0).map((r) => r.ms);
       const dels: CallResult[] = [];
       for (const a of atts) dels.push(await this.cni('dhcp', 'DEL', a));
       this.res.ipamAddMs = adds.filter((r) => r.code === 0).map((r) => r.ms);

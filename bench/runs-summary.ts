@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { daemonShareNoProbe, type BenchResults, type SideResults } from './report';
+import { daemonShareNoProbe, versionFloor, type BenchResults, type SideResults } from './report';
 import { fmtMb, fmtMs, fmtNum, p50 } from './stats';
 
 /** The git commit a run measured ("git 1a2b3c4" in versions.ours), or undefined. */
@@ -50,7 +50,7 @@ export const HEADLINE: Figure[] = [
     label: '(b) daemon’s share (ADD − VERSION), probe off for ours',
     fmt: fmtMs,
     ours: (r) => daemonShareNoProbe(r),
-    ref: (r, s) => p50(s?.ipamAddMs ?? []) - r.startup.refVersionMs,
+    ref: (r, s) => p50(s?.ipamAddMs ?? []) - versionFloor(r, 'ref'),
   },
   { label: '(c) burst of 200 through bridge: wall', fmt: fmtMs, ours: (_, s) => last(s?.bursts)?.wallMs, ref: (_, s) => last(s?.bursts)?.wallMs },
   { label: '(c) burst of 200: failures', fmt: (n) => fmtNum(n), ours: (_, s) => last(s?.bursts)?.failures, ref: (_, s) => last(s?.bursts)?.failures },

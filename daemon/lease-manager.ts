@@ -130,7 +130,7 @@ export class LeaseManager {
         if (err instanceof LeaseNotWritten) this.release(att, 'its lease could not be written to the state dir');
         else if (err instanceof DhcpBadReplyError) this.drop(att, 'ADD failed');
         else this.releaseBound(att, `ADD failed${failed ? ` (${failed.family})` : ''}`, err);
-        this.forgetFile(key);
+        await this.forgetFile(key);
         const family = failed && att.families.length > 1 ? ` (${failed.family})` : '';
         if (err instanceof BadReply) {
           throw new DhcpBadReplyError(`unusable DHCP${failed?.family === 'ipv6' ? 'v6' : ''} reply${family}: ${err.message}`);
@@ -159,9 +159,9 @@ export class LeaseManager {
   }
 
   /** A failed ADD leaves no file: the next start must not resume a lease nobody holds. */
-  private forgetFile(key: string): void {
+  private async forgetFile(key: string): Promise<void> {
     try {
-      this.opts.store.remove(key);
+      await this.opts.store.removeDurably(key);
     } catch (err) {
       this.opts.log.warn('could not remove a lease file', { key, err: (err as Error).message });
     }
@@ -172,7 +172,7 @@ export class LeaseManager {
     return this.queue.run(key, async () => {
       const att = this.attachments.get(key);
       if (att) this.release(att, 'DEL');
-      this.opts.store.remove(key);
+      await this.opts.store.removeDurably(key);
     });
   }
 
@@ -312,6 +312,8 @@ export class LeaseManager {
         if (this.attachments.get(att.key) !== att) return;
         // our socket still pins the old namespace, so the RELEASE can still leave through it
         this.release(att, 'namespace vanished without DEL');
+        // in the same turn as the release, as restore() does: once the lease is gone from the
+        // daemon's list its file is gone too (the RPC paths, DEL, await the thread pool instead)
         this.opts.store.remove(att.key);
       });
     }

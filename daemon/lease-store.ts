@@ -9,8 +9,8 @@
  * A new lease is on disk before the ADD answers. A flush costs ~5 ms on a virtual disk
  * (bench/store-sync.ts), which neither renewals nor a burst of ADDs can pay on the event loop
  * (1000 leases renewing at once would stall it for 5 s; 200 ADDs at once, 1 s, during which no
- * other pod's DHCP reply is read), so both the ADD's write (saveNew, which the ADD awaits) and a
- * renewal's run their flushes on libuv's thread pool, where concurrent fdatasyncs share a
+ * other pod's DHCP reply is read), so the ADD's write (saveNew, which the ADD awaits), a DEL's
+ * delete (removeDurably, which the DEL awaits) and a renewal's write run on libuv's thread pool, where concurrent fdatasyncs share a
  * journal commit (group commit). A newer write, a new lease or a remove of the same file
  * supersedes a write still in flight, which then never renames over them.
  * Files that cannot be read back are moved to quarantine/ at start-up and reported, never fatal.
@@ -130,6 +130,10 @@ export class LeaseStore {
       if (this.latest.get(file) === mine) this.latest.delete(file);
       throw err;
     }
+    await this.syncDirAsync();
+  }
+
+  private async syncDirAsync(): Promise<void> {
     const dh = await fs.promises.open(this.dir, 'r');
     try {
       await dh.sync();
@@ -180,6 +184,7 @@ export class LeaseStore {
     return `${file}.${process.pid}.${++this.seq}.tmp`;
   }
 
+  /** Deletes the attachment's file and syncs the directory, on the event loop (start-up). */
   remove(key: string): void {
     const file = this.fileFor(key);
     this.latest.delete(file);
@@ -189,6 +194,23 @@ export class LeaseStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+  }
+
+  /**
+   * `remove` off the event loop (a DEL): the unlink and the directory's fsync run on the thread
+   * pool, and the promise resolves once both are done, so a DEL still answers only when the file
+   * is gone for good. A write in flight for the file is superseded at once, before the first await.
+   */
+  async removeDurably(key: string): Promise<void> {
+    const file = this.fileFor(key);
+    this.latest.delete(file);
+    try {
+      await fs.promises.unlink(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await this.syncDirAsync();
   }
 
   load(): LoadReport {

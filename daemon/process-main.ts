@@ -1,10 +1,11 @@
 /**
  * The process frame both daemons share: parse flags (exit 2 on a bad one), --help, a logger,
  * bugs logged instead of crashing, SIGTERM/SIGINT stopping cleanly once, exit 1 when the
- * start fails.
+ * start fails; once started, the resident pages it does not use are trimmed (resident-trim.ts).
  */
 import { FlagError } from './go-flags';
 import { createLogger, type Logger } from './log';
+import { startResidentTrim } from './resident-trim';
 import { notifySystemd } from './sd-notify';
 
 export interface DaemonFrame<O> {
@@ -34,6 +35,7 @@ export function runDaemonProcess<O extends { help: boolean; logLevel: string; lo
   process.on('unhandledRejection', (err) => log.error('unhandled rejection (bug); continuing', { err: String(err) }));
   frame.start(opts, log).then(
     ({ stop }) => {
+      startResidentTrim(log);
       let stopping = false;
       const onSignal = (sig: string) => {
         if (stopping) return;

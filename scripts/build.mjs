@@ -9,7 +9,14 @@ import { createRequire } from 'node:module';
 // connection never needs, and NODE_OPTIONS, which a runtime's environment could abuse, are
 // cleared before node reads them (docs/packaging.md has the measurements).
 const node = process.env.CNI_DHCP_NODE ?? process.execPath;
-const shebang = `#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS ${node}`;
+// V8 flags for every process an executable starts, the daemons (`dhcp daemon`, `whereabouts
+// daemon`) above all: new space capped at 1 MB per semi-space instead of growing to 16 MB, which
+// a daemon holding 1000 leases otherwise keeps resident (docs/packaging.md, "Daemon memory").
+// Only a command-line flag sizes the heap: v8.setFlagsFromString runs after it exists.
+// scripts/install.sh copies these flags from this line into its launchers; the test and bench
+// harnesses that start a daemon with `node FILE` read them from here too (test/helpers/lab.ts).
+const nodeFlags = ['--max-semi-space-size=1'];
+const shebang = `#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS ${[node, ...nodeFlags].join(' ')}`;
 const common = {
   bundle: true,
   platform: 'node',

@@ -178,8 +178,17 @@ release() {
   fi
 }
 
+# The V8 flags the bundle's #! line gives node (scripts/build.mjs: the daemons' heap sizing),
+# so that the launcher runs it as the bundle runs itself. Only --name[=value] words pass.
+bundle_flags() { # LOCAL_JS
+  f=$(sed -n '1s|^#!.* -u NODE_OPTIONS [^ ]*||p' "$1")
+  case "$f" in *[!a-z0-9=\ -]*) die "unexpected node flags in the first line of $1: $f" ;; esac
+  printf '%s' "$f"
+}
+
 write_launcher() { # DEST JS
   tmp=$tmpdir/launcher
+  flags=$(bundle_flags "$from/${2#"$lib_dir"/}")
   cat >"$tmp" <<EOF
 #!/bin/sh
 # cni-dhcp launcher, written by scripts/install.sh: reinstall rather than edit.
@@ -187,7 +196,7 @@ write_launcher() { # DEST JS
 # NODE_EXTRA_CA_CERTS costs ~100 ms per Node start and NODE_OPTIONS could load anything;
 # neither is wanted: the plugin makes no TLS connection and takes no Node options.
 unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
-exec '$node' '$2' "\$@"
+exec '$node'$flags '$2' "\$@"
 EOF
   claim "$1"
   put_file "$tmp" "$root$1" 755

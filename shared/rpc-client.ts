@@ -2,10 +2,10 @@
  * The one RPC client (shim and CLI): connect, send one request line, read one response line.
  * Connection failures become TryAgainLater (code 11), which the caller may remap (STATUS → 50).
  */
-import type * as netTypes from 'node:net';
 import * as jsonrpc from 'jsonrpc-lite';
 import { CniError, CniCode, TryAgainLaterError } from './errors';
 import { LineFramer } from './line-framer';
+import { connectUnix } from './unix-stream';
 import { MAX_FRAME_BYTES, type MethodName } from './rpc-protocol';
 
 export class DaemonUnreachableError extends TryAgainLaterError {
@@ -24,12 +24,7 @@ export function call<T>(socketPath: string, method: MethodName | string, params:
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const peer = opts.daemonName ?? 'dhcp daemon';
   const hint = opts.startHint ?? 'dhcp daemon';
-  // loaded here, not at the top: `net` costs ~5 ms of start-up that VERSION and every
-  // error that needs no daemon would pay for nothing
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const net = require('node:net') as typeof netTypes;
   return new Promise<T>((resolve, reject) => {
-    const sock = net.createConnection({ path: socketPath });
     const framer = new LineFramer(MAX_FRAME_BYTES);
     let settled = false;
     const finish = (err: Error | undefined, value?: T) => {
@@ -44,41 +39,41 @@ export function call<T>(socketPath: string, method: MethodName | string, params:
       () => finish(new TryAgainLaterError(`no answer from the ${peer} at ${socketPath} within ${Math.round(timeoutMs / 1000)} s`)),
       timeoutMs,
     );
-    sock.on('connect', () => {
-      sock.write(JSON.stringify(jsonrpc.request(1, method, params as jsonrpc.RpcParams)) + '\n');
-    });
-    sock.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'ENOENT' ? 'no socket' : err.code === 'ECONNREFUSED' ? 'connection refused' : err.message;
-      finish(new DaemonUnreachableError(`${peer} unreachable at ${socketPath}: ${why}`, `is the daemon running? start it with \`${hint}\``));
-    });
-    sock.on('close', () => finish(new DaemonUnreachableError(`${peer} at ${socketPath} closed the connection without an answer`)));
-    sock.on('data', (chunk: Buffer) => {
-      let lines: string[];
-      try {
-        lines = framer.push(chunk);
-      } catch (err) {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: ${(err as Error).message}`));
-        return;
-      }
-      const line = lines[0];
-      if (line === undefined) return;
-      const parsed = jsonrpc.parse(line);
-      if (Array.isArray(parsed)) {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: batch response`));
-        return;
-      }
-      const type = parsed.type as string;
-      if (type === 'success') {
-        finish(undefined, (parsed.payload as jsonrpc.SuccessObject).result as T);
-      } else if (type === 'error') {
-        const e = (parsed.payload as jsonrpc.ErrorObject).error;
-        const details = e.data && typeof e.data === 'object' && typeof e.data.details === 'string' ? e.data.details : undefined;
-        const mapped = e.data && typeof e.data === 'object' && typeof e.data.cniCode === 'number' ? (e.data.cniCode as number) : CniCode.Internal;
-        const code = e.code > 0 ? e.code : mapped;
-        finish(new CniError(code, e.message, details));
-      } else {
-        finish(new CniError(CniCode.Io, `invalid answer from the ${peer}`));
-      }
+    const sock = connectUnix(socketPath, {
+      connect: () => sock.write(JSON.stringify(jsonrpc.request(1, method, params as jsonrpc.RpcParams)) + '\n'),
+      error: (code, message) => {
+        const why = code === 'ENOENT' ? 'no socket' : code === 'ECONNREFUSED' ? 'connection refused' : message;
+        finish(new DaemonUnreachableError(`${peer} unreachable at ${socketPath}: ${why}`, `is the daemon running? start it with \`${hint}\``));
+      },
+      end: () => finish(new DaemonUnreachableError(`${peer} at ${socketPath} closed the connection without an answer`)),
+      data: (chunk) => {
+        let lines: string[];
+        try {
+          lines = framer.push(chunk);
+        } catch (err) {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: ${(err as Error).message}`));
+          return;
+        }
+        const line = lines[0];
+        if (line === undefined) return;
+        const parsed = jsonrpc.parse(line);
+        if (Array.isArray(parsed)) {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}: batch response`));
+          return;
+        }
+        const type = parsed.type as string;
+        if (type === 'success') {
+          finish(undefined, (parsed.payload as jsonrpc.SuccessObject).result as T);
+        } else if (type === 'error') {
+          const e = (parsed.payload as jsonrpc.ErrorObject).error;
+          const details = e.data && typeof e.data === 'object' && typeof e.data.details === 'string' ? e.data.details : undefined;
+          const mapped = e.data && typeof e.data === 'object' && typeof e.data.cniCode === 'number' ? (e.data.cniCode as number) : CniCode.Internal;
+          const code = e.code > 0 ? e.code : mapped;
+          finish(new CniError(code, e.message, details));
+        } else {
+          finish(new CniError(CniCode.Io, `invalid answer from the ${peer}`));
+        }
+      },
     });
   });
 }

@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import * as koffi from 'koffi';
+import { koffi } from './koffi';
 import { PacketIoError } from './errors';
 
 if (process.platform !== 'linux' || os.endianness() !== 'LE' || koffi.sizeof('void *') !== 8) {
@@ -106,6 +106,9 @@ export const recv: (fd: number, buf: Buffer, len: number, flags: number) => numb
   lib.func('long recv(int fd, void *buf, size_t len, int flags)');
 export const malloc: (size: number) => unknown = lib.func('void *malloc(size_t size)');
 export const free: (ptr: unknown) => void = lib.func('void free(void *ptr)');
+/** addr as a number: user-space addresses are below 2^47 on the 64-bit Linux this module accepts */
+export const madvise: (addr: number, len: number, advice: number) => number = lib.func('int madvise(uintptr_t addr, size_t len, int advice)');
+export const MADV_DONTNEED = 4;
 
 export function open(path: string, flags: number): number {
   return openV(path, flags) as number;

@@ -7,7 +7,7 @@
  * one close callback for the whole process; they find the watcher by the handle's address.
  */
 import { isMainThread } from 'node:worker_threads';
-import * as koffi from 'koffi';
+import { koffi } from './koffi';
 import * as libc from './libc';
 
 /** uv_handle_type UV_POLL; checked against uv_handle_type_name at load */

@@ -8,7 +8,7 @@
  * TP_STATUS_CSUMNOTREADY). We complete it here (IPv4 and IPv6), so the codec can check checksums on every
  * packet the same way. This is what sd-dhcp-client and busybox udhcpc do too.
  */
-import * as koffi from 'koffi';
+import { koffi } from './koffi';
 import * as libc from './libc';
 import { udp4Checksum } from '../dhcp4/ip-udp';
 import { IP6_HEADER_LEN, udp6Checksum } from '../dhcp6/ip6-udp';

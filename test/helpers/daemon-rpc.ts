@@ -16,7 +16,11 @@ export function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
 
-export function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+/**
+ * The process's anonymous memory (RssAnon): heap, stacks, buffers, what a leak grows. Unlike
+ * VmRSS it does not move when the daemon trims its executable's file pages (daemon/resident-trim.ts).
+ */
+export function anonKb(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
 }

@@ -17,6 +17,16 @@ export const REPO = path.resolve(__dirname, '..', '..');
 export const SHIM = path.join(REPO, 'dist', 'cni', 'dhcp');
 export const REF_CNI = '/usr/lib/cni';
 
+/**
+ * The V8 flags a built executable's #! line gives node (scripts/build.mjs), for harnesses that
+ * start a daemon as `node FLAGS FILE daemon` so that it runs as an installed one does.
+ */
+export function bundleNodeFlags(file: string): string[] {
+  const first = fs.readFileSync(file, 'utf8').slice(0, 512).split('\n')[0] ?? '';
+  const m = /^#!.* -u NODE_OPTIONS \S+((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
+  return m?.[1] ? m[1].trim().split(' ') : [];
+}
+
 let counter = 0;
 
 export interface DnsmasqOptions {
@@ -174,7 +184,7 @@ export class Lab {
   }
 
   async startDaemon(extra: string[] = [], env?: NodeJS.ProcessEnv): Promise<ChildProcess> {
-    const args = ['netns', 'exec', this.nodeNs, process.execPath, SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--log-level', 'debug', ...extra];
+    const args = ['netns', 'exec', this.nodeNs, process.execPath, ...bundleNodeFlags(SHIM), SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--log-level', 'debug', ...extra];
     this.daemon = startProcess('ip', args, path.join(this.dir, 'daemon.log'), env);
     this.procs.add(this.daemon);
     const d = this.daemon;

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { call } from '../../shared/rpc-client';
 import { WB_DAEMON, WbMethod } from '../../shared/whereabouts-protocol';
 import { stopProcess, waitFor } from './sh';
+import { bundleNodeFlags } from './lab';
 import { WB_SHIM } from './whereabouts-lab';
 
 export interface WbNode {
@@ -31,7 +32,7 @@ export async function startWbNode(root: string, name: string, extraArgs: string[
   fs.mkdirSync(dir, { recursive: true });
   const node: WbNode = { name, socketPath: path.join(dir, 'whereabouts.sock'), dir, proc: undefined };
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const args = [WB_SHIM, 'daemon', '-socketpath', node.socketPath, '--state-dir', path.join(dir, 'state'), '--node-name', name, '--log-level', 'info', ...extraArgs];
+  const args = [...bundleNodeFlags(WB_SHIM), WB_SHIM, 'daemon', '-socketpath', node.socketPath, '--state-dir', path.join(dir, 'state'), '--node-name', name, '--log-level', 'info', ...extraArgs];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   live.add(proc);

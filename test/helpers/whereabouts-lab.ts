@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { call } from '../../shared/rpc-client';
 import { WB_DAEMON, WbMethod, type WbAllocationView } from '../../shared/whereabouts-protocol';
 import { cleanupNetns, createBridge, createNetns, type TestNetns } from './netns';
-import { REF_CNI, REPO } from './lab';
+import { bundleNodeFlags, REF_CNI, REPO } from './lab';
 import { requireRootTools, run, stopProcess, waitFor, withJson, type RunResult } from './sh';
 
 export const WB_SHIM = path.join(REPO, 'dist', 'cni', 'whereabouts');
@@ -73,7 +73,7 @@ export class WhereaboutsLab {
 
   async startDaemon(): Promise<ChildProcess> {
     const log = fs.openSync(path.join(this.dir, 'daemon.log'), 'a');
-    const d = this.node.spawn(process.execPath, [WB_SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--node-name', `${this.prefix}-node`, '--log-level', 'debug', ...this.daemonArgs], {
+    const d = this.node.spawn(process.execPath, [...bundleNodeFlags(WB_SHIM), WB_SHIM, 'daemon', '-socketpath', this.socketPath, '--state-dir', this.stateDir, '--node-name', `${this.prefix}-node`, '--log-level', 'debug', ...this.daemonArgs], {
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);

@@ -20,8 +20,10 @@ function requireBuiltTree(ctx: Mocha.Context): void {
 }
 const INSTALL = path.join(ROOT, 'scripts', 'install.sh');
 
+/** The node flags of the bundles' #! line (scripts/build.mjs), which the launchers copy. */
+const FLAGS = ' --max-semi-space-size=1';
 /** Stands in for each bundle: reports how it was started. */
-const FAKE_BUNDLE = `#!/usr/bin/env node
+const FAKE_BUNDLE = `#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS -u NODE_OPTIONS node${FLAGS}
 const fs = require('fs');
 let fd3 = false;
 try { fs.fstatSync(3); fd3 = true; } catch {}
@@ -157,7 +159,7 @@ describe('install.sh @root', function () {
     assert.ok(!fs.existsSync(path.join(target, 'cni', 'bin', 'static')), 'static only with --with-static');
     const launcher = fs.readFileSync(path.join(target, 'cni', 'bin', 'dhcp'), 'utf8');
     assert.ok(launcher.startsWith('#!/bin/sh\n'));
-    assert.ok(launcher.includes(`exec '${process.execPath}' '${lib}/dist/cni/dhcp' "$@"`), launcher);
+    assert.ok(launcher.includes(`exec '${process.execPath}'${FLAGS} '${lib}/dist/cni/dhcp' "$@"`), launcher);
     // koffi: its loader and this platform's binaries only, and Node finds it from dist/lib.
     const koffi = files(path.join(lib, 'node_modules', 'koffi'));
     assert.ok(koffi.includes('package.json') && koffi.includes('index.js'));
@@ -234,7 +236,7 @@ describe('install.sh @root', function () {
     assert.equal(fs.statSync(path.join(root, lib, 'node')).size, fs.statSync(process.execPath).size);
     assert.equal(mode(path.join(root, lib, 'node')), '755');
     const launcher = fs.readFileSync(path.join(root, 'opt/cni/bin/dhcp'), 'utf8');
-    assert.ok(launcher.includes(`exec '${lib}/node' '${lib}/dist/cni/dhcp' "$@"`), launcher);
+    assert.ok(launcher.includes(`exec '${lib}/node'${FLAGS} '${lib}/dist/cni/dhcp' "$@"`), launcher);
     assert.ok(fs.existsSync(path.join(root, 'opt/cni-dhcp/bin/cni-dhcp')));
     for (const u of ['cni-dhcp.socket', 'cni-dhcp.service']) {
       assert.equal(mode(path.join(root, 'etc/systemd/system', u)), '644');
@@ -255,7 +257,7 @@ describe('install.sh @root', function () {
     mustInstall([...hostArgs, '--with-whereabouts']);
     const lib = '/opt/cni-dhcp/lib/cni-dhcp';
     const launcher = fs.readFileSync(path.join(root, 'opt/cni/bin/whereabouts'), 'utf8');
-    assert.ok(launcher.includes(`exec '${lib}/node' '${lib}/dist/cni/whereabouts' "$@"`), launcher);
+    assert.ok(launcher.includes(`exec '${lib}/node'${FLAGS} '${lib}/dist/cni/whereabouts' "$@"`), launcher);
     const unit = fs.readFileSync(path.join(root, 'etc/systemd/system/cni-whereabouts.service'), 'utf8');
     assert.match(unit, /^ExecStart=\/opt\/cni\/bin\/whereabouts daemon$/m);
     assert.equal(mode(path.join(root, 'etc/systemd/system/cni-whereabouts.socket')), '644');

@@ -162,6 +162,11 @@ describe('LeaseStore', () => {
     store.remove(attachmentKey(e.containerId, e.netName, e.ifname));
     await store.drain();
     assert.deepEqual(names(), [], 'a DEL is not undone by a renewal that finished after it');
+    store.save(at(7));
+    store.save(at(8), false);
+    const removing = store.removeDurably(attachmentKey(e.containerId, e.netName, e.ifname));
+    await Promise.all([removing, store.drain()]);
+    assert.deepEqual(names(), [], 'nor is a DEL off the event loop');
   });
 
   it('a renewal that cannot be written is reported and leaves the previous file', async () => {
@@ -204,6 +209,24 @@ describe('LeaseStore', () => {
     store.remove(attachmentKey(e.containerId, e.netName, e.ifname));
     store.remove(attachmentKey(e.containerId, e.netName, e.ifname));
     assert.deepEqual(names(), []);
+  });
+
+  it('removeDurably deletes the file off the event loop and ignores one that is already gone', async () => {
+    const e = entry();
+    store.save(e);
+    await store.removeDurably(attachmentKey(e.containerId, e.netName, e.ifname));
+    assert.deepEqual(names(), []);
+    await store.removeDurably(attachmentKey(e.containerId, e.netName, e.ifname));
+    assert.deepEqual(names(), []);
+  });
+
+  it('removeDurably rejects with the errno when the file cannot be deleted', async () => {
+    const e = entry();
+    store.save(e);
+    const file = store.fileFor(attachmentKey(e.containerId, e.netName, e.ifname));
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    await assert.rejects(store.removeDurably(attachmentKey(e.containerId, e.netName, e.ifname)), /EISDIR|EPERM/);
   });
 
   describe('load quarantines what it cannot resume, and never throws', () => {
