@@ -6,8 +6,9 @@ import { REPO } from '../helpers/lab';
 import { requireRootTools, run } from '../helpers/sh';
 
 /**
- * The bench's smoke mode (`npm run bench:smoke`): tiny sizes, both daemons, no timing
- * assertions. Checks that the bench itself still works and fills both columns of its table.
+ * The bench's smoke mode (`npm run bench:smoke`, and bench/dual-stack-memory.ts --smoke): tiny
+ * sizes, both daemons, no timing assertions. Checks that the benches themselves still work and
+ * fill every column of their tables.
  */
 describe('bench smoke run: ours and the reference side by side @root', function () {
   this.timeout(180_000);
@@ -43,6 +44,28 @@ describe('bench smoke run: ours and the reference side by side @root', function 
     const res = JSON.parse(fs.readFileSync(json, 'utf8')) as { ours: { errors: string[] }; ref: { errors: string[] } };
     assert.deepEqual(res.ours.errors, [], 'our daemon had failures in the smoke run');
     // the bench removes what it created
+    const left = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').filter((n) => n.startsWith('cdb-')) : [];
+    assert.deepEqual(left.filter((n) => !isAlive(n)), [], 'bench namespaces left behind');
+  });
+
+  it('bench/dual-stack-memory.ts --smoke: every side holds its leases (both families on the dual-stack one) and is sampled', async () => {
+    const json = path.join(dir, 'dual-stack-memory.json');
+    const tsx = path.join(REPO, 'node_modules', '.bin', 'tsx');
+    const r = await run(tsx, [path.join(REPO, 'bench', 'dual-stack-memory.ts'), '--smoke', '--json', json], { timeoutMs: 170_000 });
+    assert.equal(r.code, 0, `bench exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    assert.match(r.stdout, /^\| ours dual-stack \|/m, 'the table');
+    const res = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      modes: Array<{ mode: string; target: number; held: number; serverLeases: { ipv4: number; ipv6: number }; daemonBound?: { ipv4: number; ipv6: number }; full: { rssKb: number; pssKb: number }; cpu?: { cpuSecondsPerMin: number } }>;
+    };
+    assert.deepEqual(res.modes.map((m) => m.mode), ['ours dual-stack', 'ours IPv4-only', 'reference IPv4-only']);
+    for (const m of res.modes) {
+      assert.equal(m.held, m.target, `${m.mode} held ${m.held} of ${m.target}`);
+      assert.equal(m.serverLeases.ipv4, m.target, `${m.mode}: dnsmasq's IPv4 leases`);
+      assert.equal(m.serverLeases.ipv6, m.mode === 'ours dual-stack' ? m.target : 0, `${m.mode}: dnsmasq's IPv6 leases`);
+      assert.ok(m.full.rssKb > 0 && m.full.pssKb > 0, `${m.mode}: RSS and PSS read`);
+      assert.ok(m.cpu && Number.isFinite(m.cpu.cpuSecondsPerMin), `${m.mode}: CPU read`);
+    }
+    assert.equal(res.modes[0]!.daemonBound?.ipv6, res.modes[0]!.target, 'our daemon holds every IPv6 lease');
     const left = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').filter((n) => n.startsWith('cdb-')) : [];
     assert.deepEqual(left.filter((n) => !isAlive(n)), [], 'bench namespaces left behind');
   });
