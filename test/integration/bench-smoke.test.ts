@@ -69,6 +69,19 @@ describe('bench smoke run: ours and the reference side by side @root', function 
     const left = fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns').filter((n) => n.startsWith('cdb-')) : [];
     assert.deepEqual(left.filter((n) => !isAlive(n)), [], 'bench namespaces left behind');
   });
+
+  it('bench/dual-stack.ts at 3 interleaved runs of 1 round: per-run rows for every mode, the medians and the dual-stack cost', async () => {
+    const json = path.join(dir, 'dual-stack.json');
+    const tsx = path.join(REPO, 'node_modules', '.bin', 'tsx');
+    const r = await run(tsx, [path.join(REPO, 'bench', 'dual-stack.ts'), '--runs', '3', '--rounds', '1', '--json', json], { timeoutMs: 170_000 });
+    assert.equal(r.code, 0, `bench exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    for (const k of [1, 2, 3]) for (const mode of ['ours v4-only', 'ours dual-stack', 'reference v4-only']) assert.match(r.stdout, new RegExp(`^\\| ${k} \\| ${mode} \\| 1 \\|`, 'm'), `run ${k}, ${mode}`);
+    assert.match(r.stdout, /^dual-stack p50 − IPv4-only p50, per run: /m);
+    const res = JSON.parse(fs.readFileSync(json, 'utf8')) as { stats: Array<Array<{ n: number; p50: number }>>; dualStackCostMs: number[] };
+    assert.equal(res.stats.length, 3);
+    for (const byMode of res.stats) for (const m of byMode) assert.ok(m.n === 1 && m.p50 > 0, JSON.stringify(m));
+    assert.equal(res.dualStackCostMs.length, 3);
+  });
 });
 
 /** A cdb- namespace belongs to a live bench process (a parallel run) when its PID is alive. */
