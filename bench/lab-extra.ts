@@ -31,10 +31,11 @@ export type Side = 'ours' | 'ref';
 /**
  * Every namespace, interface and temp dir the bench creates starts with this tag (default `cdb`;
  * CNI_DHCP_BENCH_PREFIX=xy gives `xy-<pid>-…`), so that concurrent runs on one machine, e.g.
- * one per developer, never collide. At most 3 letters: interface names are limited to 15 bytes.
+ * one per developer, never collide. At most 3 characters (a letter, then letters or digits):
+ * interface names are limited to 15 bytes.
  */
 const TAG = process.env.CNI_DHCP_BENCH_PREFIX ?? 'cdb';
-if (!/^[a-z]{1,3}$/.test(TAG)) throw new Error('CNI_DHCP_BENCH_PREFIX must be 1-3 lowercase letters');
+if (!/^[a-z][a-z0-9]{0,2}$/.test(TAG)) throw new Error('CNI_DHCP_BENCH_PREFIX must be 1-3 lowercase letters or digits, starting with a letter');
 const PREFIX = `${TAG}-${process.pid}`;
 const namespaces = new Set<string>();
 const processes = new Set<ChildProcess>();
@@ -314,8 +315,8 @@ export class BenchLab {
     for (const p of pods) await delNs(p);
   }
 
-  /** Fresh dnsmasq with an empty lease file. */
-  async startDnsmasq(tag: string): Promise<void> {
+  /** Fresh dnsmasq with an empty lease file; `extra` arguments (a DHCPv6 range) are appended. */
+  async startDnsmasq(tag: string, extra: string[] = []): Promise<void> {
     await this.stopServer();
     this.serverLeaseFile = path.join(this.dir, `${tag}-dnsmasq.leases`);
     this.serverLog = path.join(this.dir, `${tag}-dnsmasq.log`);
@@ -329,6 +330,7 @@ export class BenchLab {
       `--pid-file=${path.join(this.dir, `${tag}-dnsmasq.pid`)}`,
       '--dhcp-option=option:router,198.18.0.1',
       '--dhcp-option=option:dns-server,198.18.0.53',
+      ...extra,
     ];
     this.server = startProcess('ip', args, this.serverLog);
     processes.add(this.server);
@@ -348,7 +350,8 @@ export class BenchLab {
    * place (truncate, then write) on every change, ~17 times a second with 1000 leases renewing,
    * so a single read can catch it half-written: take the largest of a few reads.
    */
-  async serverLeases(): Promise<number> {
+  async serverLeases(family?: 'ipv4' | 'ipv6'): Promise<number> {
+    const counts = (ip: string | undefined) => family === undefined || (family === 'ipv6') === (ip ?? '').includes(':');
     let best = 0;
     for (let i = 0; i < 8; i++) {
       if (this.serverLeaseFile && fs.existsSync(this.serverLeaseFile)) {
@@ -356,7 +359,7 @@ export class BenchLab {
         const n = fs
           .readFileSync(this.serverLeaseFile, 'utf8')
           .split('\n')
-          .filter((l) => l.trim() !== '' && !l.startsWith('duid') && Number(l.split(' ')[0]) > now).length;
+          .filter((l) => l.trim() !== '' && !l.startsWith('duid') && Number(l.split(' ')[0]) > now && counts(l.split(' ')[2])).length;
         best = Math.max(best, n);
       }
       await new Promise((r) => setTimeout(r, 40));
@@ -494,6 +497,28 @@ export class BenchLab {
         }
       }),
     );
+  }
+
+  /**
+   * The IPv6 side of pinNeighbours: the server's Neighbour Cache entry for each pod's link-local
+   * address (DHCPv6 servers reply unicast to it), PERMANENT, for the same reason (the kernel's
+   * ndisc table has the same 1024-entry gc_thresh3). Read from the pod, outside timed calls.
+   */
+  async pinNeighbours6(entries: Array<{ pod: string; ifname: string }>): Promise<void> {
+    const lines: string[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = w; i < entries.length; i += 8) {
+          const e = entries[i] as { pod: string; ifname: string };
+          const j = JSON.parse((await run('ip', ['-n', e.pod, '-6', '-j', 'addr', 'show', 'dev', e.ifname, 'scope', 'link'])).stdout || '[]') as Array<{ address?: string; addr_info?: Array<{ local: string }> }>;
+          const ll = j[0]?.addr_info?.[0]?.local;
+          if (ll && j[0]?.address) lines.push(`neigh replace ${ll} lladdr ${j[0].address} dev srv0 nud permanent`);
+        }
+      }),
+    );
+    if (lines.length === 0) return;
+    const r = await timed('ip', ['-n', this.serverNs, '-batch', '-'], process.env, `${lines.join('\n')}\n`);
+    if (r.code !== 0) throw new Error(`pinning server IPv6 neighbours: ${r.stderr}`);
   }
 
   /** Removes an interface left in a pod by a failed DEL. */

@@ -19,7 +19,6 @@ import {
   CLK_TCK,
   snapshotDist,
   REF_DHCP,
-  leaseOf,
   cleanupAll,
   installCleanupHandlers,
   keepLogs,
@@ -31,6 +30,7 @@ import {
   type Daemon,
   type Side,
 } from './lab-extra';
+import { CNI_ENV, boundViaCli, cpuOver, failures, fillLeases, loadAvg3, machine, pinList } from './held-leases';
 import { renderMarkdown, type BenchResults, type SideResults } from './report';
 import { commitOf, recordedRuns, renderRunsSummary } from './runs-summary';
 import { p50, p95, pool, sleep } from './stats';
@@ -149,8 +149,6 @@ const log = (msg: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
 
-const CNI_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
-
 /** N timed runs after 3 warm-ups; returns the times of the successful ones. */
 async function repeat(n: number, cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string): Promise<{ ms: number[]; codes: number[] }> {
   const ms: number[] = [];
@@ -162,10 +160,6 @@ async function repeat(n: number, cmd: string, args: string[], env: NodeJS.Proces
     codes.push(r.code);
   }
   return { ms, codes };
-}
-
-function failures(rs: CallResult[]): number {
-  return rs.filter((r) => r.code !== 0).length;
 }
 
 function firstError(rs: CallResult[]): string | undefined {
@@ -200,23 +194,8 @@ function procTicks(pid: number | undefined, children: boolean): number {
 /** CPU ticks of every child process this bench has reaped (the CNI calls and what they ran). */
 const childTicks = (): number => procTicks(process.pid, true);
 
-/** The 1-, 5- and 15-minute load averages. */
-function loadAvg3(): number[] {
-  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
-}
-
 function loadAvg(): number {
   return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-}
-
-function pinList(atts: Attachment[], rs: CallResult[]): Array<{ pod: string; ifname: string; ip: string; mac: string }> {
-  const out: Array<{ pod: string; ifname: string; ip: string; mac: string }> = [];
-  for (const [i, a] of atts.entries()) {
-    const r = rs[i];
-    const l = r && r.code === 0 ? leaseOf(r) : undefined;
-    if (l) out.push({ pod: a.pod, ifname: a.ifname, ...l });
-  }
-  return out;
 }
 
 /** --profile: a heap snapshot of our daemon (node writes it to --diagnostic-dir on SIGUSR2). */
@@ -281,13 +260,6 @@ async function startupFigures(labs: Record<Side, BenchLab>, n: number): Promise<
     oursStatusExit: codes.oursStatus ?? -1,
     refStatusExit: codes.refStatus ?? -1,
   };
-}
-
-/** Leases our daemon reports as BOUND, through the operator CLI. */
-async function boundViaCli(lab: BenchLab, socketPath: string): Promise<number> {
-  const r = await run(lab.cli, ['-s', socketPath, 'leases', '--json', '--state', 'BOUND'], { env: CNI_ENV, timeoutMs: 20_000 });
-  if (r.code !== 0) return -1;
-  return (JSON.parse(r.stdout) as unknown[]).length;
 }
 
 /**
@@ -456,25 +428,16 @@ class SideRun {
   /** (d) more pods (eth1 each) until `target` leases are held, then RSS. */
   async fill(target: number): Promise<void> {
     await this.phase(`(d) fill to ${target} leases`, async () => {
-      let attempts = 0;
-      while (this.held.length < target && this.free.length > 0 && attempts < target * 2) {
-        const batch: Attachment[] = this.free
-          .splice(0, target - this.held.length)
-          .map((pod) => ({ pod, containerId: `${this.side}-d${this.tries}-${pod.split('-').at(-1)}`, ifname: 'eth1' }));
-        this.tries++;
-        attempts += batch.length;
-        const rs = await pool(batch, this.s.fill, (a) => this.cni('bridge', 'ADD', a));
-        this.noteErrors(`(d) fill to ${target}`, rs);
-        await this.lab.pinNeighbours(pinList(batch, rs));
-        this.res.fillFailures = (this.res.fillFailures ?? 0) + failures(rs);
-        for (const [i, a] of batch.entries()) {
-          if (rs[i]?.code === 0) this.held.push(a);
-          else {
-            await this.lab.dropPodLink(a.pod, a.ifname);
-            this.free.push(a.pod);
-          }
-        }
-      }
+      const pods = { held: this.held, free: this.free };
+      const f = await fillLeases(this.lab, pods, target, {
+        concurrency: this.s.fill,
+        idPrefix: `${this.side}-d`,
+        round: this.tries,
+        add: (a) => this.cni('bridge', 'ADD', a),
+        onBatch: (rs) => this.noteErrors(`(d) fill to ${target}`, rs),
+      });
+      this.tries = f.round;
+      this.res.fillFailures = (this.res.fillFailures ?? 0) + f.failed;
       await sleep(this.s.settleMs);
       const smp = sampleProc(this.d.pid);
       if (this.profiling && target === this.s.leases.at(-1)) await heapSnapshot(this.d.pid);
@@ -495,19 +458,13 @@ class SideRun {
   /** (e) CPU over the window; both sides run this at the same time. */
   async cpu(): Promise<void> {
     await this.phase('(e) CPU in steady renewal', async () => {
-      const s0 = sampleProc(this.d.pid);
-      const ack0 = this.lab.serverLogCount(/DHCPACK/);
-      const t0 = Date.now();
-      await sleep(this.s.cpuWindowS * 1000);
-      const s1 = sampleProc(this.d.pid);
-      const ack1 = this.lab.serverLogCount(/DHCPACK/);
-      const minutes = (Date.now() - t0) / 60_000;
+      const c = await cpuOver(this.d.pid, this.s.cpuWindowS, () => this.lab.serverLogCount(/DHCPACK/));
       this.res.cpu = {
         leases: this.held.length,
-        windowS: (Date.now() - t0) / 1000,
-        cpuSecondsPerMin: (s1.cpuTicks - s0.cpuTicks) / CLK_TCK / minutes,
-        acksPerMin: (ack1 - ack0) / minutes,
-        rssEndKb: s1.rssKb,
+        windowS: c.windowS,
+        cpuSecondsPerMin: c.cpuSecondsPerMin,
+        acksPerMin: c.acksPerMin,
+        rssEndKb: c.end.rssKb,
         serverLeases: await this.lab.serverLeases(),
         daemonBound: this.side === 'ours' ? await boundViaCli(this.lab, this.d.socketPath) : undefined,
       };
@@ -584,12 +541,6 @@ async function versions(distBuilt: Date, distFrom: string | undefined): Promise<
       ? `the tree built in ${distFrom} (--dist), built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC`
       : `cni-dhcp ${pkg.version} (git ${git.stdout.trim()}${dirty.stdout.trim() ? ', with uncommitted changes' : ''}; dist built ${distBuilt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
   };
-}
-
-function machine(): BenchResults['machine'] {
-  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
-  const mem = /MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1];
-  return { nproc: os.cpus().length, cpu, kernel: os.release(), memGb: mem ? Math.round(Number(mem) / 1048576) : 0 };
 }
 
 async function floors(lab: BenchLab, pods: string[], s: Sizes): Promise<BenchResults['floors']> {

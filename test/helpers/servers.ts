@@ -139,7 +139,7 @@ export async function startIscDhcpd(lab: Lab): Promise<ServerUnderTest> {
 }
 
 /** dhcpd's uid "..." string: printable bytes as is, the rest as \ooo octal escapes. */
-function dhcpdString(s: string): Buffer {
+export function dhcpdString(s: string): Buffer {
   const out: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s[i] as string;

@@ -17,6 +17,8 @@ export interface V6Server {
   name: 'dnsmasq' | 'kea';
   proc: ChildProcess;
   log(): string;
+  /** Kea: its memfile lease database (leases6.csv) */
+  leaseFile?: string;
 }
 
 interface Addr6 { local: string; scope: string; tentative?: boolean; dadfailed?: boolean }
@@ -139,5 +141,5 @@ export async function startKea6(srv: TestNetns, opts: Kea6Options = {}): Promise
     if (proc.exitCode !== null) throw new Error(`kea-dhcp6 exited ${proc.exitCode}: ${fs.readFileSync(`${dir}/kea.err`, 'utf8')} ${read().slice(-600)}`);
     return /DHCP6_STARTED/.test(read());
   }, 15_000, 'kea-dhcp6 to start');
-  return { name: 'kea', proc, log: read };
+  return { name: 'kea', proc, log: read, leaseFile: `${dir}/leases6.csv` };
 }
