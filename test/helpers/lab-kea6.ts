@@ -4,32 +4,15 @@
  * Kea starts. Also a squatter: a namespace on the lab bridge that holds IPv6 addresses without
  * DAD, as a statically configured host inside the server's range would.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { labServerNetns } from './v6-pods';
 import type { Lab } from './lab';
 import { waitFor } from './sh';
 import { SERVER_ADDR6, startKea6, type Kea6Options, type V6Server } from './v6-lab';
 import type { TestNetns } from './netns';
 
-export function labServerNs6(lab: Lab): TestNetns {
-  const exec = (cmd: string, args: string[] = []) => execFileSync('ip', ['netns', 'exec', lab.serverNs, cmd, ...args], { encoding: 'utf8' });
-  return {
-    name: lab.serverNs,
-    path: lab.podPath(lab.serverNs),
-    ip: (...args: string[]) => execFileSync('ip', ['-n', lab.serverNs, ...args], { encoding: 'utf8' }),
-    exec,
-    spawn: (cmd: string, args: string[] = [], opts = {}): ChildProcess => {
-      const p = spawn('ip', ['netns', 'exec', lab.serverNs, cmd, ...args], opts);
-      lab.track(p);
-      return p;
-    },
-    sysctl: (key: string, value: string | number) => void exec('sysctl', ['-qw', `${key}=${value}`]),
-    mac: () => '',
-  };
-}
-
 /** srv0 gets SERVER_ADDR6 (no DAD), then Kea v6 starts once its link-local is valid. */
 export async function startLabKea6(lab: Lab, opts: Kea6Options): Promise<{ srv: TestNetns; kea: V6Server }> {
-  const srv = labServerNs6(lab);
+  const srv = labServerNetns(lab);
   srv.sysctl('net.ipv6.conf.srv0.accept_dad', 0);
   if (!srv.ip('-6', 'addr', 'show', 'dev', 'srv0').includes(SERVER_ADDR6)) srv.ip('addr', 'add', `${SERVER_ADDR6}/64`, 'dev', 'srv0', 'nodad');
   await waitFor('srv0 link-local', () => {
