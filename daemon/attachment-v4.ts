@@ -13,7 +13,7 @@ import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
 import { macToString } from './dhcp4/addr';
 import { openPacketSocket, type PacketSocket } from './io';
 import { cidr } from './client/address-change';
-import { linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
+import { acquireBroadcastFor, linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
 import type { Logger } from './log';
 import { startConflictCheck, type ConflictVerdict } from './conflict-check';
 import { UnicastPath } from './unicast-path';
@@ -101,6 +101,7 @@ export class Family4 {
       provide,
       paramRequestList: spec.requestList,
       alwaysBroadcast: deps.alwaysBroadcast,
+      acquireBroadcast: deps.alwaysBroadcast ? 'always' : acquireBroadcastFor(spec.netns, spec.ifname, this.socket.ifindex, this.log),
       resendMaxMs: deps.resendMaxMs,
       resendTimeoutMs: deps.resendTimeoutMs,
       maxMessageSize: linkMaxMessageSize(spec.netns, spec.ifname, this.log),

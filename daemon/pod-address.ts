@@ -1,13 +1,13 @@
 /**
- * What an attachment does to the pod's own interface: option 57 from its MTU, and moving it to
- * another address when the server hands one out after a NAK or an expiry (IPv4), or after an
- * expiry or NotOnLink (IPv6). Kept out of
+ * What an attachment reads from and does to the pod's own interface: option 57 from its MTU,
+ * the broadcast flag from its kind, and moving it to another address when the server hands one
+ * out after a NAK or an expiry (IPv4), or after an expiry or NotOnLink (IPv6). Kept out of
  * attachment.ts, which wires the machine to its socket; this is the rtnetlink side.
  */
 import { cidr } from './client/address-change';
-import type { LeaseRecord } from './client/machine-types';
+import type { AcquireBroadcast, LeaseRecord } from './client/machine-types';
 import { interfaceMtu } from './io/interface-status';
-import { movePodAddress, movePodAddress6 } from './io/netlink-route';
+import { movePodAddress, movePodAddress6, podLinkKind } from './io/netlink-route';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 
@@ -26,6 +26,28 @@ export function linkMaxMessageSize(netns: string, ifname: string, log: Logger): 
     log.debug('cannot read the link MTU; assuming 1500', { err: (err as Error).message });
   }
   return Math.min(0xffff, Math.max(MIN_DHCP_MESSAGE, mtu - IP_UDP_HEADERS));
+}
+
+/**
+ * Link kinds whose pods cannot receive a frame unicast to their own MAC before they hold the
+ * address: an ipvlan slave shares its master's MAC, and ipvlan hands a unicast frame to the
+ * slave that holds its destination IP, which none does yet.
+ */
+const BROADCAST_ONLY_KINDS = new Set(['ipvlan', 'ipvtap']);
+
+/**
+ * Whether DISCOVER and the REQUESTs before BOUND always set the broadcast flag, from the kind
+ * of the pod's link. When the kind cannot be read, "always": it costs flooded replies on a
+ * bridge, never an unreachable pod.
+ */
+export function acquireBroadcastFor(netns: string, ifname: string, ifindex: number, log: Logger): AcquireBroadcast {
+  try {
+    const kind = podLinkKind(netns, ifname, ifindex);
+    return kind !== undefined && BROADCAST_ONLY_KINDS.has(kind) ? 'always' : 'alternate';
+  } catch (err) {
+    log.debug('cannot read the link kind; the broadcast flag stays set until BOUND', { err: (err as Error).message });
+    return 'always';
+  }
 }
 
 export interface MoveTarget {

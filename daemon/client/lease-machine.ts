@@ -56,6 +56,10 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
   /** an ACKed lease waiting for the edge's ARP probe verdict */
   private probing: LeaseRecord | undefined;
   private declinesSinceBound = 0;
+  /** "alternate" broadcast flag: 1 when the phase's first send sets it */
+  private flagPhase = 0;
+  /** whether the last send before BOUND set the broadcast flag */
+  private lastFlag = false;
 
   constructor(
     private readonly config: MachineConfig,
@@ -131,7 +135,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
   private sendRebootRequest(): void {
     this.startExchange();
     this.transition('REBOOTING', 'sent INIT-REBOOT REQUEST');
-    this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), this.rebootAddress ?? ''));
+    this.sendAndRetransmit(build.buildRebootRequest(this.config, this.acquiring(), this.rebootAddress ?? ''));
   }
 
   private beginDiscovery(reason: string, to: DiscoverState): void {
@@ -139,7 +143,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
     this.offer = undefined;
     this.discoverState = to;
     this.transition(to, reason);
-    this.sendAndRetransmit(build.buildDiscover(this.config, this.fields(true), this.wantedIp));
+    this.sendAndRetransmit(build.buildDiscover(this.config, this.acquiring(), this.wantedIp));
   }
 
   /** Pick BOUND, RENEWING, REBINDING or expiry for the held lease from the clock. */
@@ -188,7 +192,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
       case 'SELECTING':
       case 'EXPIRED':
         if (budgetSpent) this.startExchange();
-        return this.sendAndRetransmit(build.buildDiscover(this.config, this.fields(true), this.wantedIp));
+        return this.sendAndRetransmit(build.buildDiscover(this.config, this.acquiring(), this.wantedIp));
       case 'REQUESTING':
         if (budgetSpent || this.sends >= REQUEST_MAX_ATTEMPTS) {
           return this.beginDiscovery('no answer to REQUEST', this.discoverState);
@@ -199,7 +203,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
           this.wantedIp = this.rebootAddress;
           return this.beginDiscovery('no answer to INIT-REBOOT REQUEST', 'EXPIRED');
         }
-        return this.sendAndRetransmit(build.buildRebootRequest(this.config, this.fields(true), this.rebootAddress ?? ''));
+        return this.sendAndRetransmit(build.buildRebootRequest(this.config, this.acquiring(), this.rebootAddress ?? ''));
       case 'BOUND':
       case 'RENEWING':
       case 'REBINDING':
@@ -241,6 +245,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
       this.offer = offer;
       this.phaseStart = this.deps.now();
       this.sends = 0;
+      this.flagPhase = this.lastFlag ? 1 : 0;
       this.transition('REQUESTING', `OFFER of ${offer.address} from ${offer.serverId}`);
       return this.resendSelectingRequest();
     }
@@ -360,7 +365,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
     const offer = this.offer;
     if (offer === undefined) return;
     // RFC 2131 4.4.1: the REQUEST carries the same 'secs' as the DISCOVER it follows
-    const ex = { ...this.fields(true), secs: this.discoverSecs };
+    const ex = { ...this.acquiring(), secs: this.discoverSecs };
     this.sendAndRetransmit(build.buildSelectingRequest(this.config, ex, offer.address, offer.serverId));
   }
 
@@ -376,6 +381,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
     this.exchangeStart = now;
     this.phaseStart = now;
     this.sends = 0;
+    this.flagPhase = 0;
   }
 
   private newXid(): number {
@@ -387,6 +393,16 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
     return this.phaseStart + Math.max(MIN_INTERVAL_MS, this.config.resendTimeoutMs);
   }
 
+  /**
+   * The fields of a send before BOUND. With "alternate", the flag flips on each send of the
+   * phase; the REQUEST phase starts with the flag of the DISCOVER last sent, the one the OFFER
+   * most likely answered (retransmissions are seconds apart, a round trip is not).
+   */
+  private acquiring(): ExchangeFields {
+    if ((this.config.acquireBroadcast ?? 'always') === 'always') return this.fields(true);
+    return this.fields((this.sends + this.flagPhase) % 2 === 1);
+  }
+
   private fields(broadcast: boolean): ExchangeFields {
     const secs = secondsSince(this.exchangeStart, this.deps.now());
     return { xid: this.currentXid, secs, broadcast: broadcast || this.config.alwaysBroadcast };
@@ -394,6 +410,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
 
   private send(action: SendAction): void {
     this.out.push(action);
+    this.lastFlag = action.msg.flags !== 0;
     this.sends += 1;
     const type = action.msg.options.get(Opt.MESSAGE_TYPE)?.[0];
     if (type === MessageType.REQUEST) this.requestSentAt = this.deps.now();

@@ -27,6 +27,8 @@ export type LeaseState =
    */
   | 'LOST';
 
+export type AcquireBroadcast = 'always' | 'alternate';
+
 export interface MachineConfig {
   /** option 61 value, already including the type byte */
   clientId: Buffer;
@@ -38,6 +40,15 @@ export interface MachineConfig {
   paramRequestList: number[];
   /** the -broadcast flag: ask the server to broadcast replies even after BOUND */
   alwaysBroadcast: boolean;
+  /**
+   * The BOOTP broadcast flag on DISCOVER and the REQUESTs before BOUND (default "always").
+   * "always" where a frame unicast to the pod's MAC cannot reach it before the address is set
+   * (ipvlan: the slaves share the master's MAC and are told apart by IP address). "alternate"
+   * elsewhere: the first send of a phase asks for a unicast reply and each retransmission
+   * flips the flag, so a server's answers are not flooded to every port of a bridge, and a
+   * path that only carries broadcasts still answers within one retransmission.
+   */
+  acquireBroadcast?: AcquireBroadcast;
   /** cap of one retransmission interval, ms (-resendmax, default 62 s) */
   resendMaxMs: number;
   /** budget for one exchange's retransmissions before it restarts with a new xid, ms (-resendtimeout, 208 s) */

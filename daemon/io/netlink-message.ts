@@ -10,6 +10,8 @@ import { ip6ToBuffer } from '../dhcp6/addr6';
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
+export const RTM_NEWLINK = 16;
+export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_NEWROUTE = 24;
@@ -42,7 +44,11 @@ const RTA_GATEWAY = 5;
 const RTA_PRIORITY = 6;
 const RTA_TABLE = 15;
 
+const IFLA_LINKINFO = 18;
+const IFLA_INFO_KIND = 1;
+
 const NLMSG_HDRLEN = 16;
+const IFINFOMSG_LEN = 16;
 const IFADDRMSG_LEN = 8;
 const RTMSG_LEN = 12;
 
@@ -163,6 +169,29 @@ export function encodeRouteDump(seq: number): Buffer {
   const rtm = Buffer.alloc(RTMSG_LEN);
   rtm.writeUInt8(AF_INET, 0);
   return message(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, [rtm]);
+}
+
+/** RTM_GETLINK of one link by index (the kernel answers with one RTM_NEWLINK, or an error). */
+export function encodeLinkGet(seq: number, ifindex: number): Buffer {
+  if (!Number.isInteger(ifindex) || ifindex <= 0 || ifindex > 0x7fffffff) throw new RangeError(`ifindex must be a positive int32, got ${ifindex}`);
+  const ifi = Buffer.alloc(IFINFOMSG_LEN);
+  ifi.writeInt32LE(ifindex, 4);
+  return message(RTM_GETLINK, NLM_F_REQUEST, seq, [ifi]);
+}
+
+/**
+ * The link's kind (IFLA_LINKINFO → IFLA_INFO_KIND: "veth", "macvlan", "ipvlan", ...), or
+ * undefined for a link without one (a physical NIC, which host-device may hand to a pod).
+ */
+export function decodeLinkKind(msg: NetlinkMessage): string | undefined {
+  if (msg.type !== RTM_NEWLINK) throw new NetlinkDecodeError(`message type ${msg.type} is not RTM_NEWLINK`);
+  if (msg.payload.length < IFINFOMSG_LEN) throw new NetlinkDecodeError('truncated ifinfomsg');
+  const info = attributes(msg.payload.subarray(IFINFOMSG_LEN)).get(IFLA_LINKINFO);
+  if (info === undefined) return undefined;
+  const kind = attributes(info).get(IFLA_INFO_KIND);
+  if (kind === undefined) return undefined;
+  const end = kind.indexOf(0);
+  return kind.toString('latin1', 0, end >= 0 ? end : kind.length);
 }
 
 /** Splits one datagram from the kernel into messages; throws NetlinkDecodeError on bad framing. */

@@ -1,7 +1,8 @@
 /**
- * Moves a pod's IPv4 address over rtnetlink: a NETLINK_ROUTE socket created inside the pod
- * namespace (it stays bound to that namespace after we switch back, like the packet socket),
- * the plan from daemon/client/address-change.ts, the bytes from netlink-message.ts.
+ * Moves a pod's IPv4 address over rtnetlink, and reads the kind of its link: a NETLINK_ROUTE
+ * socket created inside the pod namespace (it stays bound to that namespace after we switch
+ * back, like the packet socket), the plan from daemon/client/address-change.ts, the bytes from
+ * netlink-message.ts.
  *
  * The kernel handles an rtnetlink request inside sendto() and queues its answer before
  * returning, so a blocking recv() with a short timeout never waits in practice; the timeout
@@ -72,6 +73,21 @@ class RouteSocket {
         }
         const route = msg.type === nl.RTM_NEWROUTE ? nl.decodeRoute(msg) : undefined;
         if (route !== undefined) out.push(route);
+      }
+    }
+  }
+
+  /** The kind of link `ifindex` (RTM_GETLINK), undefined when it has none. */
+  linkKind(ifindex: number): string | undefined {
+    const seq = this.send(nl.encodeLinkGet(0, ifindex));
+    for (;;) {
+      for (const msg of this.receive('RTM_GETLINK')) {
+        if (msg.seq !== seq) continue;
+        if (msg.type === nl.RTM_NEWLINK) return nl.decodeLinkKind(msg);
+        if (msg.type === nl.NLMSG_ERROR) {
+          const e = libc.describeErrno(nl.decodeError(msg));
+          throw new PacketIoError(`${this.where}: RTM_GETLINK: ${e.text}`, e.name, 'netlink');
+        }
       }
     }
   }
@@ -227,6 +243,19 @@ export function movePodAddress6(req: Move6Request): void {
     const fresh: nl.AddressSpec = { ...req.next, ifindex: req.ifindex };
     const old: nl.AddressSpec = { ...req.pod, ifindex: req.ifindex };
     replaceAddress(sock, fresh, old, nl.encodeAddress6);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/**
+ * The kind of the pod's link ("veth", "macvlan", "ipvlan", ...; undefined for a physical NIC).
+ * Throws when the namespace or the link cannot be read.
+ */
+export function podLinkKind(netnsPath: string, ifname: string, ifindex: number): string | undefined {
+  const fd = openRouteSocket(netnsPath);
+  try {
+    return new RouteSocket(fd, `${ifname} in ${netnsPath}`).linkKind(ifindex);
   } finally {
     libc.close(fd);
   }

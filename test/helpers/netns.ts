@@ -230,8 +230,19 @@ export interface Capture {
   stop(): Promise<CapturedFrame[]>;
 }
 
+/** `spawn` inside a namespace this helper did not create (a Lab's); the process is killed at cleanup. */
+export function spawnerIn(name: string): Pick<TestNetns, 'spawn'> {
+  return {
+    spawn: (cmd, args = [], opts = {}) => {
+      const child = spawn('nsenter', [`--net=/run/netns/${name}`, '--', cmd, ...args], { stdio: 'pipe', ...opts });
+      created.procs.push(child);
+      return child;
+    },
+  };
+}
+
 /** Starts tcpdump on `ifname` inside `ns`; resolves once it is listening. */
-export async function startCapture(ns: TestNetns, ifname: string, filter: string[] = []): Promise<Capture> {
+export async function startCapture(ns: Pick<TestNetns, 'spawn'>, ifname: string, filter: string[] = []): Promise<Capture> {
   const file = tempFile('pcap');
   const child = ns.spawn('tcpdump', ['-i', ifname, '-n', '-U', '--immediate-mode', '-s', '2048', '-w', file, ...filter]);
   let stderr = '';

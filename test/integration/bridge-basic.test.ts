@@ -1,13 +1,29 @@
 import { strict as assert } from 'node:assert';
 import { Lab } from '../helpers/lab';
 import { requireRootTools } from '../helpers/sh';
+import { spawnerIn, startCapture, useNetnsCleanup, type CapturedFrame } from '../helpers/netns';
+import { decodeMessage } from '../../daemon/dhcp4/message-codec';
+import { BootOp, MessageType, Opt, type DhcpMessage } from '../../daemon/dhcp4/types';
+
+const DHCP_FILTER = ['udp', 'port', '67', 'or', 'udp', 'port', '68'];
+
+/** The BOOTP messages in captured IPv4/UDP frames (no checksum check: the kernel may leave it to offload). */
+function bootp(frames: CapturedFrame[]): Array<{ dstMac: string; msg: DhcpMessage }> {
+  return frames
+    .filter((f) => f.ethertype === 0x0800)
+    .map((f) => ({ dstMac: f.dstMac, msg: decodeMessage(f.payload.subarray((f.payload[0]! & 0x0f) * 4 + 8)) }));
+}
+
+const chaddrOf = (m: DhcpMessage) => [...m.chaddr.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+const typeOf = (m: DhcpMessage) => m.options.get(Opt.MESSAGE_TYPE)?.[0];
 
 describe('bridge plugin + our dhcp IPAM against dnsmasq @root', function () {
   this.timeout(120_000);
+  useNetnsCleanup();
   let lab: Lab;
 
   before(async function () {
-    requireRootTools(this, ['/usr/sbin/dnsmasq', '/usr/lib/cni/bridge']);
+    requireRootTools(this, ['/usr/sbin/dnsmasq', '/usr/lib/cni/bridge', '/usr/bin/tcpdump']);
     lab = await Lab.create('brb');
     await lab.startDnsmasq();
     await lab.startDaemon();
@@ -38,5 +54,28 @@ describe('bridge plugin + our dhcp IPAM against dnsmasq @root', function () {
     const leases = lab.dnsmasqLeases();
     assert.equal(leases.length, 1);
     assert.equal(`${leases[0]?.ip}/24`, ip.address);
+  });
+
+  it('on a veth the server answers the pod MAC alone: DISCOVER without the broadcast flag, no OFFER or ACK flooded to a bystander pod', async () => {
+    const bystander = await lab.addPod();
+    const b = await lab.cni({ plugin: 'bridge', command: 'ADD', pod: bystander, config: lab.bridgeConfig('1.0.0') });
+    assert.equal(b.code, 0, b.stdout);
+    const atServer = await startCapture(spawnerIn(lab.serverNs), 'srv0', DHCP_FILTER);
+    const atBystander = await startCapture(spawnerIn(bystander), 'eth1', DHCP_FILTER);
+    const pod = await lab.addPod();
+    const r = await lab.cni({ plugin: 'bridge', command: 'ADD', pod, config: lab.bridgeConfig('1.0.0') });
+    assert.equal(r.code, 0, `${r.stdout}\n${lab.daemonLog().slice(-3000)}`);
+    const mac = (r.json as { interfaces: Array<{ mac: string; sandbox?: string }> }).interfaces.find((i) => i.sandbox)?.mac;
+    assert.ok(mac, r.stdout);
+    const server = bootp(await atServer.stop()).filter((p) => chaddrOf(p.msg) === mac);
+    const seen = bootp(await atBystander.stop()).filter((p) => chaddrOf(p.msg) === mac);
+    const show = (ps: typeof server) => ps.map((p) => `${typeOf(p.msg)} flags=${p.msg.flags} to ${p.dstMac}`).join('; ');
+
+    const requests = server.filter((p) => p.msg.op === BootOp.REQUEST);
+    const replies = server.filter((p) => p.msg.op === BootOp.REPLY);
+    assert.deepEqual(requests.map((p) => [typeOf(p.msg), p.msg.flags]), [[MessageType.DISCOVER, 0], [MessageType.REQUEST, 0]], show(server));
+    assert.deepEqual(replies.map((p) => [typeOf(p.msg), p.dstMac]), [[MessageType.OFFER, mac], [MessageType.ACK, mac]], show(server));
+    // the bystander's port gets the pod's broadcasts (so its capture works), and none of the answers
+    assert.deepEqual(seen.map((p) => typeOf(p.msg)), [MessageType.DISCOVER, MessageType.REQUEST], show(seen));
   });
 });

@@ -195,12 +195,59 @@ describe('lease machine: acquisition', () => {
     assert.equal(h.machine.state, 'REQUESTING');
   });
 
-  it('the broadcast flag is set until BOUND and cleared for the renewal', () => {
+  it('by default ("always") the broadcast flag is set until BOUND and cleared for the renewal', () => {
     const h = new Harness();
     assert.equal(sent(h.start()).msg.flags, 0x8000);
     assert.equal(sent(h.offer()).msg.flags, 0x8000);
     h.ack();
     assert.equal(sent(h.fire()).msg.flags, 0);
+  });
+
+  describe('"alternate" broadcast flag (links that carry a frame unicast to the pod MAC)', () => {
+    const flagOf = (a: ReturnType<Harness['start']>) => sent(a).msg.flags;
+
+    it('DISCOVER asks for a unicast reply first, and each retransmission flips the flag', () => {
+      const h = new Harness({ config: { acquireBroadcast: 'alternate', resendTimeoutMs: 1e9 } });
+      const flags = [flagOf(h.start())];
+      for (let i = 0; i < 5; i++) flags.push(flagOf(h.fire()));
+      assert.deepEqual(flags, [0, 0x8000, 0, 0x8000, 0, 0x8000]);
+    });
+
+    it('an OFFER for the unflagged DISCOVER: the REQUEST goes unflagged, its retransmission flagged', () => {
+      const h = new Harness({ config: { acquireBroadcast: 'alternate' } });
+      h.start();
+      assert.equal(flagOf(h.offer()), 0);
+      assert.equal(flagOf(h.fire()), 0x8000);
+      assert.equal(flagOf(h.fire()), 0);
+    });
+
+    it('an OFFER that came after a flagged retransmission: the REQUEST keeps the flag first', () => {
+      const h = new Harness({ config: { acquireBroadcast: 'alternate' } });
+      h.start();
+      assert.equal(flagOf(h.fire()), 0x8000);
+      assert.equal(flagOf(h.offer()), 0x8000);
+      assert.equal(flagOf(h.fire()), 0);
+      h.ack();
+      assert.equal(h.machine.state, 'BOUND');
+    });
+
+    it('a new exchange (budget spent) starts unflagged again', () => {
+      const h = new Harness({ config: { acquireBroadcast: 'alternate', resendTimeoutMs: 10_000 } });
+      h.start();
+      const xid = h.machine.xid;
+      const flags: number[] = [];
+      while (h.machine.xid === xid) flags.push(flagOf(h.fire()));
+      assert.equal(flags.at(-1), 0, 'the first send with the new xid');
+    });
+
+    it('the renewal is unicast without the flag, and -broadcast overrides "alternate"', () => {
+      const h = new Harness({ config: { acquireBroadcast: 'alternate' } });
+      h.bind();
+      assert.equal(flagOf(h.fire()), 0);
+      const b = new Harness({ config: { acquireBroadcast: 'alternate', alwaysBroadcast: true } });
+      assert.equal(flagOf(b.start()), 0x8000);
+      assert.equal(flagOf(b.fire()), 0x8000);
+    });
   });
 
   it('-broadcast keeps the broadcast flag on after BOUND', () => {

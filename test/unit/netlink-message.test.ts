@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -7,12 +9,15 @@ import {
   RTM_DELADDR,
   RTM_DELROUTE,
   RTM_NEWADDR,
+  RTM_NEWLINK,
   RTM_NEWROUTE,
   broadcastOf,
   decodeError,
+  decodeLinkKind,
   decodeMessages,
   decodeRoute,
   encodeAddress,
+  encodeLinkGet,
   encodeRoute,
   encodeRouteDump,
   type RouteSpec,
@@ -155,5 +160,50 @@ describe('netlink codec (rtnetlink addresses and routes)', () => {
     assert.throws(() => encodeAddress(RTM_NEWADDR, 1, { ifindex: 3, address: '198.18.7', prefixLength: 24 }), RangeError);
     assert.throws(() => encodeAddress(RTM_NEWADDR, 1, { ifindex: 3, address: '198.18.7.256', prefixLength: 24 }), RangeError);
     assert.throws(() => encodeAddress(RTM_NEWADDR, 1, { ifindex: 3, address: '198.18.7.5', prefixLength: 33 }), RangeError);
+  });
+
+  describe('RTM_GETLINK (the kind of the pod link, which decides the broadcast flag)', () => {
+    /** Real answers (kernel 6.18) to RTM_GETLINK for a veth and for lo, captured in a test namespace. */
+    const captured = (name: string) => hex(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'netlink', `${name}.hex`), 'utf8'));
+
+    it('asks for one link by index: ifinfomsg with the index, no dump', () => {
+      assert.deepEqual(encodeLinkGet(7, 3), hex('20000000 1200 0100 07000000 00000000 00 00 0000 03000000 00000000 00000000'));
+      assert.throws(() => encodeLinkGet(1, 0), RangeError);
+      assert.throws(() => encodeLinkGet(1, 2 ** 31), RangeError);
+    });
+
+    it('reads IFLA_INFO_KIND out of IFLA_LINKINFO in a real veth answer', () => {
+      const [msg, ...rest] = decodeMessages(captured('getlink-veth'));
+      assert.equal(rest.length, 0);
+      assert.equal(msg?.type, RTM_NEWLINK);
+      assert.equal(decodeLinkKind(msg!), 'veth');
+    });
+
+    it('a link without IFLA_LINKINFO (lo, a physical NIC) has no kind', () => {
+      const [msg] = decodeMessages(captured('getlink-lo'));
+      assert.equal(decodeLinkKind(msg!), undefined);
+    });
+
+    it('a nested kind without its NUL, and IFLA_LINKINFO without a kind', () => {
+      const ifi = '00000000 05000000 00000000 00000000';
+      const withKind = hex(`30000000 1000 0000 01000000 00000000 ${ifi} 1000 1200 0a00 0100 6970766c 616e 0000`);
+      assert.equal(decodeLinkKind(decodeMessages(withKind)[0]!), 'ipvlan');
+      const empty = hex(`24000000 1000 0000 01000000 00000000 ${ifi} 0400 1200`);
+      assert.equal(decodeLinkKind(decodeMessages(empty)[0]!), undefined);
+    });
+
+    it('anything else is a NetlinkDecodeError, never a crash', () => {
+      assert.throws(() => decodeLinkKind({ type: NLMSG_ERROR, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(20) }), NetlinkDecodeError);
+      assert.throws(() => decodeLinkKind({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(8) }), NetlinkDecodeError);
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 120 }), (raw) => {
+          try {
+            decodeLinkKind({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.concat([Buffer.alloc(16), Buffer.from(raw)]) });
+          } catch (err) {
+            assert.ok(err instanceof NetlinkDecodeError, String(err));
+          }
+        }),
+      );
+    });
   });
 });
