@@ -126,7 +126,7 @@ export class Family4 {
   /**
    * Starts DORA; resolves on the first bound lease. When the link is not running yet (we just
    * brought it up, as bridge leaves it down), the first DISCOVER waits for it: sent earlier it
-   * would be dropped and only the 4 s retransmission would get through.
+   * would be dropped and only the 2 s retransmission would get through.
    */
   acquire(requestedIp?: string): Promise<LeaseRecord> {
     const p = this.waiters.wait();

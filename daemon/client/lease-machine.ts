@@ -20,12 +20,12 @@ export interface MachineDeps {
   random: () => number;
 }
 
-/** REQUESTs sent in REQUESTING before going back to DISCOVER (~60 s with the 4/8/16/32 s schedule). */
-export const REQUEST_MAX_ATTEMPTS = 4;
+/** REQUESTs sent in REQUESTING before going back to DISCOVER (~60 s with the 2/4/8/16/32 s schedule). */
+export const REQUEST_MAX_ATTEMPTS = 5;
 /** After a restart, packets already due are spread over up to this long (and half the time left). */
 export const RESUME_SPREAD_MS = 5_000;
-/** INIT-REBOOT REQUESTs before falling back to DISCOVER with option 50 (~28 s). */
-export const REBOOT_MAX_ATTEMPTS = 3;
+/** INIT-REBOOT REQUESTs before falling back to DISCOVER with option 50 (~30 s). */
+export const REBOOT_MAX_ATTEMPTS = 4;
 
 type DiscoverState = 'SELECTING' | 'EXPIRED';
 
@@ -47,7 +47,7 @@ export class LeaseMachine extends OneTimerMachine<LeaseState, MachineAction> {
   private configured: LeaseRecord | undefined;
   /**
    * when the last REQUEST left: the start of the lease its ACK grants. The last, not the first
-   * of the exchange: retransmissions are 4 s (RENEWING: 60 s) apart, far longer than any round
+   * of the exchange: retransmissions are 2 s or more (RENEWING: 60 s) apart, far longer than any round
    * trip that gets an answer, and counting from the first would cut a lossy renewal's lease short.
    */
   private requestSentAt: number | undefined;

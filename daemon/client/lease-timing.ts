@@ -30,8 +30,14 @@ export const MIN_LEASE_SECONDS = 4;
 /** RFC 2131 4.4.5: RENEWING/REBINDING retries wait half the remaining time, at least 60 s. */
 export const MIN_RENEW_RETRY_MS = 60_000;
 
-/** The first retransmission interval; it doubles up to MAX_BACKOFF_MS (RFC 2131 4.1). */
-export const FIRST_BACKOFF_MS = 4_000;
+/**
+ * The first retransmission interval; it doubles up to MAX_BACKOFF_MS (RFC 2131 4.1). RFC 2131
+ * gives 4 s as its example "in a 10Mb/sec Ethernet internetwork"; on a pod's link a round trip
+ * takes well under a millisecond and a CNI ADD waits behind the exchange with a 10 s -timeout, so
+ * we start at 2 s: a lost DISCOVER or REQUEST costs 2 s, not 4, and three DISCOVERs fit in the
+ * ADD's 10 s instead of two. The reference also retries after 2 s ±1 (its resendFastDelay).
+ */
+export const FIRST_BACKOFF_MS = 2_000;
 export const MAX_BACKOFF_MS = 64_000;
 /** ±1 s of random fuzz on each interval (RFC 2131 4.1). */
 export const BACKOFF_FUZZ_MS = 1_000;
@@ -98,11 +104,11 @@ export function leaseDeadlines(lease: LeaseRecord): LeaseDeadlines | undefined {
 }
 
 /**
- * The wait before retransmission number `attempt` (0 = after the first send): 4, 8, 16, 32,
- * 64, 64, ... s, each ±1 s from `random` ∈ [0,1), capped at `resendMaxMs`.
+ * The wait before retransmission number `attempt` (0 = after the first send): 2, 4, 8, 16,
+ * 32, 64, 64, ... s, each ±1 s from `random` ∈ [0,1), capped at `resendMaxMs`.
  */
 export function retransmitDelayMs(attempt: number, random: number, resendMaxMs: number): number {
-  const doublings = Math.min(Math.max(0, Math.floor(attempt)), 4);
+  const doublings = Math.min(Math.max(0, Math.floor(attempt)), 5);
   const base = Math.min(FIRST_BACKOFF_MS * 2 ** doublings, MAX_BACKOFF_MS);
   const unit = Number.isFinite(random) ? Math.min(Math.max(random, 0), 1) : 0.5;
   const fuzzed = base + Math.round((unit * 2 - 1) * BACKOFF_FUZZ_MS);

@@ -50,7 +50,7 @@ describe('lease machine: acquisition', () => {
     assert.equal(msg.options.get(Opt.USER_CLASS)?.toString(), 'gold');
   });
 
-  it('DISCOVER is retransmitted with the same xid at 4, 8, 16, 32, 64 s ±1 s, capped at -resendmax', () => {
+  it('DISCOVER is retransmitted with the same xid at 2, 4, 8, 16, 32, 64 s ±1 s, capped at -resendmax', () => {
     const h = new Harness({ seed: 7, config: { resendMaxMs: 62_000, resendTimeoutMs: 1e9 } });
     h.start();
     const xid = h.machine.xid;
@@ -63,18 +63,18 @@ describe('lease machine: acquisition', () => {
       assert.equal(send.msg.xid, xid);
       assert.equal(messageType(send.msg), MessageType.DISCOVER);
     }
-    [4000, 8000, 16000, 32000].forEach((base, i) => {
+    [2000, 4000, 8000, 16000, 32000].forEach((base, i) => {
       const got = intervals[i] ?? 0;
       assert.ok(got >= base - 1000 && got <= base + 1000, `interval ${i} = ${got}`);
     });
-    for (const got of intervals.slice(4)) assert.ok(got >= 61_000 && got <= 62_000, `capped interval ${got}`);
+    for (const got of intervals.slice(5)) assert.ok(got >= 61_000 && got <= 62_000, `capped interval ${got}`);
   });
 
   it('secs counts the seconds since the exchange began and is never 0', () => {
     const h = new Harness({ random: () => 0.5 });
     assert.equal(sent(h.start()).msg.secs, 1);
-    assert.equal(sent(h.fire()).msg.secs, 4);
-    assert.equal(sent(h.fire()).msg.secs, 12);
+    assert.equal(sent(h.fire()).msg.secs, 2);
+    assert.equal(sent(h.fire()).msg.secs, 6);
   });
 
   it('after -resendtimeout the exchange restarts with a new xid', () => {

@@ -121,17 +121,17 @@ describe('lease timing', () => {
   });
 
   describe('retransmission schedule', () => {
-    it('intervals are 4, 8, 16, 32, 64 s, then stay at 64 s, with a centred random of no fuzz', () => {
-      const got = [0, 1, 2, 3, 4, 5, 6].map((n) => retransmitDelayMs(n, 0.5, 1e9));
-      assert.deepEqual(got, [4000, 8000, 16000, 32000, 64000, 64000, 64000]);
+    it('intervals are 2, 4, 8, 16, 32, 64 s, then stay at 64 s, with a centred random of no fuzz', () => {
+      const got = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => retransmitDelayMs(n, 0.5, 1e9));
+      assert.deepEqual(got, [2000, 4000, 8000, 16000, 32000, 64000, 64000, 64000]);
     });
 
     it('fuzz stays within ±1 s of each interval', () => {
-      assert.equal(retransmitDelayMs(0, 0, 1e9), 3000);
-      assert.equal(retransmitDelayMs(1, 0.9999999, 1e9), 9000);
+      assert.equal(retransmitDelayMs(0, 0, 1e9), 1000);
+      assert.equal(retransmitDelayMs(1, 0.9999999, 1e9), 5000);
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 20 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
-          const base = 4000 * 2 ** Math.min(n, 4);
+          const base = 2000 * 2 ** Math.min(n, 5);
           const d = retransmitDelayMs(n, r, 1e9);
           assert.ok(d >= base - 1000 && d <= base + 1000, `${n} ${r} → ${d}`);
         }),
@@ -139,7 +139,7 @@ describe('lease timing', () => {
     });
 
     it('each interval is capped at -resendmax', () => {
-      assert.equal(retransmitDelayMs(4, 0.5, 62_000), 62_000);
+      assert.equal(retransmitDelayMs(5, 0.5, 62_000), 62_000);
       assert.equal(retransmitDelayMs(3, 0.99, 10_000), 10_000);
     });
 
@@ -149,7 +149,7 @@ describe('lease timing', () => {
 
     it('a retransmission is never scheduled past the exchange budget', () => {
       assert.equal(nextRetransmitAt(100_000, 4, 0.5, 62_000, 110_000), 110_000);
-      assert.equal(nextRetransmitAt(100_000, 0, 0.5, 62_000, 500_000), 104_000);
+      assert.equal(nextRetransmitAt(100_000, 0, 0.5, 62_000, 500_000), 102_000);
     });
 
     it('secs counts whole seconds since the exchange began and is never 0', () => {
