@@ -13,7 +13,7 @@ import { BROADCAST_IP, ZERO_IP } from './client/client-messages';
 import { macToString } from './dhcp4/addr';
 import { openPacketSocket, type PacketSocket } from './io';
 import { cidr } from './client/address-change';
-import { acquireBroadcastFor, linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
+import { acquireBroadcastOf, linkMaxMessageSize, movePod, type MoveOutcome } from './pod-address';
 import type { Logger } from './log';
 import { startConflictCheck, type ConflictVerdict } from './conflict-check';
 import { UnicastPath } from './unicast-path';
@@ -29,6 +29,14 @@ const SERVER_PORT = 67;
 /** the kernel's link watcher runs at most once a second; past that, start anyway */
 const LINK_SETTLE_MAX_MS = 2000;
 const LINK_SETTLE_POLL_MS = 5;
+/**
+ * A fresh ADD's first DISCOVER is lost now and then although the pod's link reports RUNNING:
+ * through bridge, 9 of 40 sequential ADDs here waited for the 1–3 s retransmission (the port at
+ * the bridge end seems not to forward yet). So the first DISCOVER goes out once more after
+ * 100 ms if nothing has answered it: the same bytes and xid, which a server answers at most once
+ * more (a second OFFER is ignored in REQUESTING). With it, 0 of 40 took over 300 ms.
+ */
+const FIRST_DISCOVER_REPEATS_MS = [100];
 
 export interface Family4Deps extends FamilyDeps {
   alwaysBroadcast: boolean;
@@ -68,6 +76,9 @@ export class Family4 {
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
   private routeError: string | undefined;
+  /** the last frame sent to Ethernet broadcast, and how many were: FIRST_DISCOVER_REPEATS_MS repeats it */
+  private lastBroadcast: Buffer | undefined;
+  private broadcasts = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: Family4Deps, stored?: Stored4) {
@@ -83,6 +94,8 @@ export class Family4 {
       onError: (err) => this.onSocketError(err),
     });
     this.mac = this.socket.mac;
+    const link = this.socket.linkKind;
+    if (link !== undefined && !link.ok) this.log.debug('cannot read the link kind; the broadcast flag stays set until BOUND', { err: link.error });
     this.unicast = new UnicastPath(spec.netns, spec.ifname, this.log);
     const provide = new Map<number, Buffer>();
     for (const p of spec.provide) provide.set(p.code, Buffer.from(p.value, 'utf8'));
@@ -101,7 +114,7 @@ export class Family4 {
       provide,
       paramRequestList: spec.requestList,
       alwaysBroadcast: deps.alwaysBroadcast,
-      acquireBroadcast: deps.alwaysBroadcast ? 'always' : acquireBroadcastFor(spec.netns, spec.ifname, this.socket.ifindex, this.log),
+      acquireBroadcast: deps.alwaysBroadcast ? 'always' : acquireBroadcastOf(this.socket.linkKind),
       resendMaxMs: deps.resendMaxMs,
       resendTimeoutMs: deps.resendTimeoutMs,
       maxMessageSize: linkMaxMessageSize(spec.netns, spec.ifname, this.log),
@@ -136,16 +149,40 @@ export class Family4 {
     const socket = this.socket;
     if (!socket || socket.isRunning()) {
       begin();
+      this.repeatFirstDiscover();
     } else {
       const giveUpAt = this.now() + LINK_SETTLE_MAX_MS;
       const poll = () => {
         if (this.closed) return;
-        if (socket.isRunning() || this.now() >= giveUpAt) begin();
+        if (socket.isRunning() || this.now() >= giveUpAt) {
+          begin();
+          this.repeatFirstDiscover();
+        }
         else this.timer.after(LINK_SETTLE_POLL_MS, poll);
       };
       this.timer.after(LINK_SETTLE_POLL_MS, poll);
     }
     return p;
+  }
+
+  /** FIRST_DISCOVER_REPEATS_MS: a fresh ADD's first DISCOVER again while it is unanswered. */
+  private repeatFirstDiscover(): void {
+    const frame = this.lastBroadcast;
+    const xid = this.machine.xid;
+    if (frame === undefined || this.machine.state !== 'SELECTING') return;
+    const sentAt = this.broadcasts;
+    for (const ms of FIRST_DISCOVER_REPEATS_MS) {
+      setTimeout(() => {
+        // the machine's own retransmission (1 s or later) or any answer ends the repeats
+        if (this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sentAt) return;
+        try {
+          this.socket?.send(frame);
+          this.log.debug('first DISCOVER repeated: unanswered', { xid, afterMs: ms });
+        } catch (err) {
+          this.log.debug('repeating the first DISCOVER failed', { err: (err as Error).message });
+        }
+      }, ms).unref();
+    }
   }
 
   resume(lease: LeaseRecord): void {
@@ -327,6 +364,10 @@ export class Family4 {
       if (this.sendUnicast(payload, srcIp, dstIp)) return;
       const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
       this.socket.send(frame, dstMac);
+      if (dstMac === undefined) {
+        this.lastBroadcast = frame;
+        this.broadcasts += 1;
+      }
     } catch (err) {
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });

@@ -7,7 +7,7 @@
 import { cidr } from './client/address-change';
 import type { AcquireBroadcast, LeaseRecord } from './client/machine-types';
 import { interfaceMtu } from './io/interface-status';
-import { movePodAddress, movePodAddress6, podLinkKind } from './io/netlink-route';
+import { movePodAddress, movePodAddress6, type LinkKind } from './io/netlink-route';
 import type { Logger } from './log';
 import type { Metrics } from './metrics';
 
@@ -37,17 +37,12 @@ const BROADCAST_ONLY_KINDS = new Set(['ipvlan', 'ipvtap']);
 
 /**
  * Whether DISCOVER and the REQUESTs before BOUND always set the broadcast flag, from the kind
- * of the pod's link. When the kind cannot be read, "always": it costs flooded replies on a
- * bridge, never an unreachable pod.
+ * of the pod's link (read when its packet socket opened). When the kind could not be read,
+ * "always": it costs flooded replies on a bridge, never an unreachable pod. Pure.
  */
-export function acquireBroadcastFor(netns: string, ifname: string, ifindex: number, log: Logger): AcquireBroadcast {
-  try {
-    const kind = podLinkKind(netns, ifname, ifindex);
-    return kind !== undefined && BROADCAST_ONLY_KINDS.has(kind) ? 'always' : 'alternate';
-  } catch (err) {
-    log.debug('cannot read the link kind; the broadcast flag stays set until BOUND', { err: (err as Error).message });
-    return 'always';
-  }
+export function acquireBroadcastOf(link: LinkKind | undefined): AcquireBroadcast {
+  if (link === undefined || !link.ok) return 'always';
+  return link.kind !== undefined && BROADCAST_ONLY_KINDS.has(link.kind) ? 'always' : 'alternate';
 }
 
 export interface MoveTarget {

@@ -40,9 +40,12 @@ export interface MoveReport {
   routeErrors: string[];
 }
 
+/** One receive buffer for every RouteSocket: they are used synchronously, one at a time. */
+let receiveBuffer: Buffer | undefined;
+
 class RouteSocket {
   private seq = 0;
-  private readonly buf = Buffer.alloc(RECV_BUFFER);
+  private readonly buf = (receiveBuffer ??= Buffer.alloc(RECV_BUFFER));
 
   constructor(private readonly fd: number, private readonly where: string) {}
 
@@ -110,24 +113,47 @@ class RouteSocket {
   }
 }
 
+/** A NETLINK_ROUTE socket in the calling thread's namespace, with the receive timeout set. */
+function routeSocketHere(where: string): number {
+  const fd = libc.socket(libc.AF_NETLINK, libc.SOCK_RAW | libc.SOCK_CLOEXEC, libc.NETLINK_ROUTE);
+  if (fd < 0) throw libc.sysError('socket', `netlink socket in ${where}`);
+  const timeout = Buffer.alloc(16);
+  timeout.writeBigInt64LE(BigInt(RECV_TIMEOUT_S), 0);
+  if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_RCVTIMEO, timeout, timeout.length) !== 0) {
+    const err = libc.sysError('setsockopt(SO_RCVTIMEO)', `netlink socket in ${where}`);
+    libc.close(fd);
+    throw err;
+  }
+  return fd;
+}
+
 function openRouteSocket(netnsPath: string): number {
   const probe = probeNetns(netnsPath);
   if (!probe.ok) throw probe.error;
   try {
-    return withNetnsFd(probe.fd, netnsPath, () => {
-      const fd = libc.socket(libc.AF_NETLINK, libc.SOCK_RAW | libc.SOCK_CLOEXEC, libc.NETLINK_ROUTE);
-      if (fd < 0) throw libc.sysError('socket', `netlink socket in ${netnsPath}`);
-      const timeout = Buffer.alloc(16);
-      timeout.writeBigInt64LE(BigInt(RECV_TIMEOUT_S), 0);
-      if (libc.setsockopt(fd, libc.SOL_SOCKET, libc.SO_RCVTIMEO, timeout, timeout.length) !== 0) {
-        const err = libc.sysError('setsockopt(SO_RCVTIMEO)', `netlink socket in ${netnsPath}`);
-        libc.close(fd);
-        throw err;
-      }
-      return fd;
-    });
+    return withNetnsFd(probe.fd, netnsPath, () => routeSocketHere(netnsPath));
   } finally {
     libc.close(probe.fd);
+  }
+}
+
+/** The kind of a link ("veth", "macvlan", "ipvlan", ...; undefined for a physical NIC), or why it could not be read. */
+export type LinkKind = { ok: true; kind: string | undefined } | { ok: false; error: string };
+
+/**
+ * Reads the kind of link `ifindex` in the namespace the calling thread is in (the packet socket
+ * asks while it is inside the pod namespace anyway). Never throws.
+ */
+export function linkKindHere(ifindex: number, where: string): LinkKind {
+  try {
+    const fd = routeSocketHere(where);
+    try {
+      return { ok: true, kind: new RouteSocket(fd, where).linkKind(ifindex) };
+    } finally {
+      libc.close(fd);
+    }
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
   }
 }
 
@@ -248,15 +274,13 @@ export function movePodAddress6(req: Move6Request): void {
   }
 }
 
-/**
- * The kind of the pod's link ("veth", "macvlan", "ipvlan", ...; undefined for a physical NIC).
- * Throws when the namespace or the link cannot be read.
- */
-export function podLinkKind(netnsPath: string, ifname: string, ifindex: number): string | undefined {
-  const fd = openRouteSocket(netnsPath);
+/** linkKindHere for a link in another namespace: for tests and tools, not the ADD path. */
+export function podLinkKind(netnsPath: string, ifname: string, ifindex: number): LinkKind {
+  const probe = probeNetns(netnsPath);
+  if (!probe.ok) return { ok: false, error: probe.error.message };
   try {
-    return new RouteSocket(fd, `${ifname} in ${netnsPath}`).linkKind(ifindex);
+    return withNetnsFd(probe.fd, netnsPath, () => linkKindHere(ifindex, `${ifname} in ${netnsPath}`));
   } finally {
-    libc.close(fd);
+    libc.close(probe.fd);
   }
 }

@@ -10,6 +10,7 @@ import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
 import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
+import { linkKindHere, type LinkKind } from './netlink-route';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
 import { closeFdAsync } from './fd-closer';
@@ -22,6 +23,8 @@ export interface PacketSocket {
   send(ipPacket: Buffer, dstMac?: Buffer): void;
   /** true when we had to bring the link up ourselves at open */
   readonly broughtUp: boolean;
+  /** the link's kind, read over rtnetlink while the socket was opened in the pod namespace */
+  readonly linkKind?: LinkKind;
   /**
    * IFF_RUNNING, read through this socket (it lives in the pod namespace, so no setns). A link
    * just set up stays not-running until the kernel's link watcher runs, up to ~1 s later; until
@@ -53,7 +56,7 @@ export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
   assertIfname(opts.ifname);
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
-  let opened: { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean };
+  let opened: Opened;
   try {
     opened = withNetnsFd(probe.fd, opts.netnsPath, () => openInNetns(opts.ifname, opts.bringUp));
   } catch (err) {
@@ -65,15 +68,23 @@ export function openPacketSocket(opts: OpenPacketSocketOptions): PacketSocket {
     libc.close(probe.fd);
   }
   try {
-    return new AfPacketSocket(opened.fd, opened.ifindex, opened.mac, opened.broughtUp, opts);
+    return new AfPacketSocket(opened, opts);
   } catch (err) {
     closeFdAsync(opened.fd);
     throw err;
   }
 }
 
+interface Opened {
+  fd: number;
+  ifindex: number;
+  mac: Buffer;
+  broughtUp: boolean;
+  linkKind: LinkKind;
+}
+
 /** Runs inside the pod namespace: everything here is synchronous. */
-function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: number; mac: Buffer; broughtUp: boolean } {
+function openInNetns(ifname: string, bringUp: boolean): Opened {
   const where = `interface ${ifname}`;
   // Protocol 0: the socket receives nothing until bind(), so no frame can be queued
   // before the filter is attached.
@@ -95,7 +106,7 @@ function openInNetns(ifname: string, bringUp: boolean): { fd: number; ifindex: n
       throw libc.sysError('bind', where);
     }
     drain(fd);
-    return { fd, ifindex, mac, broughtUp };
+    return { fd, ifindex, mac, broughtUp, linkKind: linkKindHere(ifindex, where) };
   } catch (err) {
     // Queues the close only; the pool thread's namespace does not matter for close().
     closeFdAsync(fd);
@@ -130,15 +141,18 @@ class AfPacketSocket implements PacketSocket {
   private recentErrors = 0;
   private errorWindowStart = 0;
   private failed = false;
+  readonly ifindex: number;
+  readonly mac: Buffer;
+  readonly broughtUp: boolean;
+  readonly linkKind: LinkKind;
 
-  constructor(
-    fd: number,
-    readonly ifindex: number,
-    readonly mac: Buffer,
-    readonly broughtUp: boolean,
-    private readonly opts: OpenPacketSocketOptions,
-  ) {
+  constructor(opened: Opened, private readonly opts: OpenPacketSocketOptions) {
+    const fd = opened.fd;
     this.fd = fd;
+    this.ifindex = opened.ifindex;
+    this.mac = opened.mac;
+    this.broughtUp = opened.broughtUp;
+    this.linkKind = opened.linkKind;
     this.watcher = new FdWatcher(fd, (status) => this.onReady(status));
   }
 
