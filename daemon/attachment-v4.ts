@@ -32,11 +32,16 @@ const LINK_SETTLE_POLL_MS = 5;
 /**
  * A fresh ADD's first DISCOVER is lost now and then although the pod's link reports RUNNING:
  * through bridge, 9 of 40 sequential ADDs here waited for the 1–3 s retransmission (the port at
- * the bridge end seems not to forward yet). So the first DISCOVER goes out once more after
- * 100 ms if nothing has answered it: the same bytes and xid, which a server answers at most once
- * more (a second OFFER is ignored in REQUESTING). With it, 0 of 40 took over 300 ms.
+ * the bridge end seems not to forward yet). So a lone ADD's first DISCOVER goes out once more
+ * after 100 ms if nothing has answered it: the same bytes and xid, which a server answers at
+ * most once more (a second OFFER is ignored in REQUESTING). With it, 0 of 40 took over 300 ms.
+ * Only a lone one: when other ADDs began within the same 100 ms, a late OFFER means a busy server
+ * or segment, and a duplicate adds to it. Repeating in a fill of 1000 pods, 200 at a time, made
+ * 43 ADDs fail at -timeout against 0 without (every DISCOVER is flooded to every bridge port).
  */
 const FIRST_DISCOVER_REPEATS_MS = [100];
+/** first DISCOVERs of this daemon sent within the last FIRST_DISCOVER_REPEATS_MS window */
+let recentFirstDiscovers = 0;
 
 export interface Family4Deps extends FamilyDeps {
   alwaysBroadcast: boolean;
@@ -165,16 +170,20 @@ export class Family4 {
     return p;
   }
 
-  /** FIRST_DISCOVER_REPEATS_MS: a fresh ADD's first DISCOVER again while it is unanswered. */
+  /** FIRST_DISCOVER_REPEATS_MS: a lone fresh ADD's first DISCOVER again while it is unanswered. */
   private repeatFirstDiscover(): void {
     const frame = this.lastBroadcast;
     const xid = this.machine.xid;
     if (frame === undefined || this.machine.state !== 'SELECTING') return;
-    const sentAt = this.broadcasts;
+    const sent = this.broadcasts;
+    const window = FIRST_DISCOVER_REPEATS_MS.at(-1) ?? 0;
+    recentFirstDiscovers += 1;
+    setTimeout(() => { recentFirstDiscovers -= 1; }, window).unref();
+    const lone = recentFirstDiscovers === 1;
     for (const ms of FIRST_DISCOVER_REPEATS_MS) {
       setTimeout(() => {
         // the machine's own retransmission (1 s or later) or any answer ends the repeats
-        if (this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sentAt) return;
+        if (!lone || recentFirstDiscovers > 1 || this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sent) return;
         try {
           this.socket?.send(frame);
           this.log.debug('first DISCOVER repeated: unanswered', { xid, afterMs: ms });
