@@ -39,8 +39,8 @@ const LINK_SETTLE_POLL_MS = 5;
  * or segment, and a duplicate adds to it. Repeating in a fill of 1000 pods, 200 at a time, made
  * 43 ADDs fail at -timeout against 0 without (every DISCOVER is flooded to every bridge port).
  */
-const FIRST_DISCOVER_REPEATS_MS = [100];
-/** first DISCOVERs of this daemon sent within the last FIRST_DISCOVER_REPEATS_MS window */
+const FIRST_DISCOVER_REPEAT_MS = 100;
+/** first DISCOVERs of this daemon sent within the last FIRST_DISCOVER_REPEAT_MS */
 let recentFirstDiscovers = 0;
 
 export interface Family4Deps extends FamilyDeps {
@@ -81,7 +81,7 @@ export class Family4 {
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
   private routeError: string | undefined;
-  /** the last frame sent to Ethernet broadcast, and how many were: FIRST_DISCOVER_REPEATS_MS repeats it */
+  /** the last frame sent to Ethernet broadcast, and how many were: FIRST_DISCOVER_REPEAT_MS repeats it */
   private lastBroadcast: Buffer | undefined;
   private broadcasts = 0;
 
@@ -170,28 +170,25 @@ export class Family4 {
     return p;
   }
 
-  /** FIRST_DISCOVER_REPEATS_MS: a lone fresh ADD's first DISCOVER again while it is unanswered. */
+  /** FIRST_DISCOVER_REPEAT_MS: a lone fresh ADD's first DISCOVER again while it is unanswered. */
   private repeatFirstDiscover(): void {
     const frame = this.lastBroadcast;
     const xid = this.machine.xid;
     if (frame === undefined || this.machine.state !== 'SELECTING') return;
-    const sent = this.broadcasts;
-    const window = FIRST_DISCOVER_REPEATS_MS.at(-1) ?? 0;
     recentFirstDiscovers += 1;
-    setTimeout(() => { recentFirstDiscovers -= 1; }, window).unref();
     const lone = recentFirstDiscovers === 1;
-    for (const ms of FIRST_DISCOVER_REPEATS_MS) {
-      setTimeout(() => {
-        // the machine's own retransmission (1 s or later) or any answer ends the repeats
-        if (!lone || recentFirstDiscovers > 1 || this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sent) return;
-        try {
-          this.socket?.send(frame);
-          this.log.debug('first DISCOVER repeated: unanswered', { xid, afterMs: ms });
-        } catch (err) {
-          this.log.debug('repeating the first DISCOVER failed', { err: (err as Error).message });
-        }
-      }, ms).unref();
-    }
+    const sent = this.broadcasts;
+    setTimeout(() => {
+      recentFirstDiscovers -= 1;
+      // an answer, or the machine's own retransmission (1 s or later), makes it unnecessary
+      if (!lone || this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sent) return;
+      try {
+        this.socket?.send(frame);
+        this.log.debug('first DISCOVER repeated: unanswered', { xid, afterMs: FIRST_DISCOVER_REPEAT_MS });
+      } catch (err) {
+        this.log.debug('repeating the first DISCOVER failed', { err: (err as Error).message });
+      }
+    }, FIRST_DISCOVER_REPEAT_MS).unref();
   }
 
   resume(lease: LeaseRecord): void {
