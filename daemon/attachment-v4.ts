@@ -29,19 +29,6 @@ const SERVER_PORT = 67;
 /** the kernel's link watcher runs at most once a second; past that, start anyway */
 const LINK_SETTLE_MAX_MS = 2000;
 const LINK_SETTLE_POLL_MS = 5;
-/**
- * A fresh ADD's first DISCOVER is lost now and then although the pod's link reports RUNNING:
- * through bridge, 9 of 40 sequential ADDs here waited for the 1–3 s retransmission (the port at
- * the bridge end seems not to forward yet). So a lone ADD's first DISCOVER goes out once more
- * after 100 ms if nothing has answered it: the same bytes and xid, which a server answers at
- * most once more (a second OFFER is ignored in REQUESTING). With it, 0 of 40 took over 300 ms.
- * Only a lone one: when other ADDs began within the same 100 ms, a late OFFER means a busy server
- * or segment, and a duplicate adds to it. Repeating in a fill of 1000 pods, 200 at a time, made
- * 43 ADDs fail at -timeout against 0 without (every DISCOVER is flooded to every bridge port).
- */
-const FIRST_DISCOVER_REPEAT_MS = 100;
-/** first DISCOVERs of this daemon sent within the last FIRST_DISCOVER_REPEAT_MS */
-let recentFirstDiscovers = 0;
 
 export interface Family4Deps extends FamilyDeps {
   alwaysBroadcast: boolean;
@@ -81,9 +68,6 @@ export class Family4 {
   private readonly unicast: UnicastPath;
   private cancelProbe: (() => void) | undefined;
   private routeError: string | undefined;
-  /** the last frame sent to Ethernet broadcast, and how many were: FIRST_DISCOVER_REPEAT_MS repeats it */
-  private lastBroadcast: Buffer | undefined;
-  private broadcasts = 0;
 
   /** Opens the packet socket in the pod namespace (throws with a clear message when it cannot). */
   constructor(readonly spec: AttachmentSpec, private readonly deps: Family4Deps, stored?: Stored4) {
@@ -142,9 +126,11 @@ export class Family4 {
   }
 
   /**
-   * Starts DORA; resolves on the first bound lease. When the link is not running yet (we just
-   * brought it up, as bridge leaves it down), the first DISCOVER waits for it: sent earlier it
-   * would be dropped and only the 2 s retransmission would get through.
+   * Starts DORA; resolves on the first bound lease. The first DISCOVER waits until the path can
+   * carry it: the pod link running (we may just have brought it up; bridge leaves it down) and,
+   * for a veth whose other end is a port in the daemon's namespace, that end up and forwarding.
+   * The kernel's link watcher sets the two ends separately; a DISCOVER sent between the two is
+   * dropped by the bridge and only the 2 s retransmission gets through.
    */
   acquire(requestedIp?: string): Promise<LeaseRecord> {
     const p = this.waiters.wait();
@@ -152,43 +138,18 @@ export class Family4 {
       if (!this.closed) this.dispatch(requestedIp ? { type: 'start', requestedIp } : { type: 'start' });
     };
     const socket = this.socket;
-    if (!socket || socket.isRunning()) {
-      begin();
-      this.repeatFirstDiscover();
-    } else {
+    const settled = () => socket === undefined || (socket.isRunning() && socket.peerSettled());
+    if (settled()) begin();
+    else {
       const giveUpAt = this.now() + LINK_SETTLE_MAX_MS;
       const poll = () => {
         if (this.closed) return;
-        if (socket.isRunning() || this.now() >= giveUpAt) {
-          begin();
-          this.repeatFirstDiscover();
-        }
+        if (settled() || this.now() >= giveUpAt) begin();
         else this.timer.after(LINK_SETTLE_POLL_MS, poll);
       };
       this.timer.after(LINK_SETTLE_POLL_MS, poll);
     }
     return p;
-  }
-
-  /** FIRST_DISCOVER_REPEAT_MS: a lone fresh ADD's first DISCOVER again while it is unanswered. */
-  private repeatFirstDiscover(): void {
-    const frame = this.lastBroadcast;
-    const xid = this.machine.xid;
-    if (frame === undefined || this.machine.state !== 'SELECTING') return;
-    recentFirstDiscovers += 1;
-    const lone = recentFirstDiscovers === 1;
-    const sent = this.broadcasts;
-    setTimeout(() => {
-      recentFirstDiscovers -= 1;
-      // an answer, or the machine's own retransmission (1 s or later), makes it unnecessary
-      if (!lone || this.closed || this.machine.state !== 'SELECTING' || this.machine.xid !== xid || this.broadcasts !== sent) return;
-      try {
-        this.socket?.send(frame);
-        this.log.debug('first DISCOVER repeated: unanswered', { xid, afterMs: FIRST_DISCOVER_REPEAT_MS });
-      } catch (err) {
-        this.log.debug('repeating the first DISCOVER failed', { err: (err as Error).message });
-      }
-    }, FIRST_DISCOVER_REPEAT_MS).unref();
   }
 
   resume(lease: LeaseRecord): void {
@@ -370,10 +331,6 @@ export class Family4 {
       if (this.sendUnicast(payload, srcIp, dstIp)) return;
       const frame = encodeIpUdp({ srcIp, dstIp, srcPort: CLIENT_PORT, dstPort: SERVER_PORT, payload });
       this.socket.send(frame, dstMac);
-      if (dstMac === undefined) {
-        this.lastBroadcast = frame;
-        this.broadcasts += 1;
-      }
     } catch (err) {
       this.lastError = `send failed: ${(err as Error).message}`;
       this.log.warn('send failed', { err: (err as Error).message, xid: this.machine.xid, state: this.machine.state });

@@ -44,8 +44,19 @@ const RTA_GATEWAY = 5;
 const RTA_PRIORITY = 6;
 const RTA_TABLE = 15;
 
+const IFLA_LINK = 5;
+const IFLA_OPERSTATE = 16;
 const IFLA_LINKINFO = 18;
+const IFLA_LINK_NETNSID = 37;
 const IFLA_INFO_KIND = 1;
+const IFLA_INFO_SLAVE_KIND = 4;
+const IFLA_INFO_SLAVE_DATA = 5;
+const IFLA_BRPORT_STATE = 1;
+
+/** IFLA_OPERSTATE of a link that carries traffic (RFC 2863 "up") */
+export const IF_OPER_UP = 6;
+/** IFLA_BRPORT_STATE of a bridge port that forwards (linux/if_bridge.h BR_STATE_FORWARDING) */
+export const BR_STATE_FORWARDING = 3;
 
 const NLMSG_HDRLEN = 16;
 const IFINFOMSG_LEN = 16;
@@ -179,19 +190,55 @@ export function encodeLinkGet(seq: number, ifindex: number): Buffer {
   return message(RTM_GETLINK, NLM_F_REQUEST, seq, [ifi]);
 }
 
-/**
- * The link's kind (IFLA_LINKINFO → IFLA_INFO_KIND: "veth", "macvlan", "ipvlan", ...), or
- * undefined for a link without one (a physical NIC, which host-device may hand to a pod).
- */
-export function decodeLinkKind(msg: NetlinkMessage): string | undefined {
+/** What an RTM_NEWLINK says about a link, as far as the daemon uses it. */
+export interface LinkInfo {
+  /** IFLA_INFO_KIND: "veth", "macvlan", "ipvlan", ...; undefined for a link without one (a physical NIC) */
+  kind: string | undefined;
+  /** IFLA_LINK: for a veth, the index of its peer */
+  link?: number;
+  /** IFLA_LINK_NETNSID is present: the IFLA_LINK index is in another namespace */
+  linkElsewhere: boolean;
+  /** IFLA_OPERSTATE (IF_OPER_UP once the kernel's link watcher has run) */
+  operstate?: number;
+  /** IFLA_INFO_SLAVE_KIND: what the link is a port of ("bridge", "bond", ...) */
+  portOf?: string;
+  /** IFLA_INFO_SLAVE_DATA → IFLA_BRPORT_STATE, for a bridge port */
+  bridgePortState?: number;
+}
+
+/** Decodes the attributes of an RTM_NEWLINK the daemon reads; throws NetlinkDecodeError on bad framing. */
+export function decodeLink(msg: NetlinkMessage): LinkInfo {
   if (msg.type !== RTM_NEWLINK) throw new NetlinkDecodeError(`message type ${msg.type} is not RTM_NEWLINK`);
   if (msg.payload.length < IFINFOMSG_LEN) throw new NetlinkDecodeError('truncated ifinfomsg');
-  const info = attributes(msg.payload.subarray(IFINFOMSG_LEN)).get(IFLA_LINKINFO);
-  if (info === undefined) return undefined;
-  const kind = attributes(info).get(IFLA_INFO_KIND);
-  if (kind === undefined) return undefined;
-  const end = kind.indexOf(0);
-  return kind.toString('latin1', 0, end >= 0 ? end : kind.length);
+  const attrs = attributes(msg.payload.subarray(IFINFOMSG_LEN));
+  const info = attrs.get(IFLA_LINKINFO);
+  const nested = info === undefined ? undefined : attributes(info);
+  const out: LinkInfo = { kind: stringOf(nested?.get(IFLA_INFO_KIND)), linkElsewhere: attrs.has(IFLA_LINK_NETNSID) };
+  const link = u32Of(attrs.get(IFLA_LINK), 'IFLA_LINK');
+  if (link !== undefined) out.link = link;
+  const oper = attrs.get(IFLA_OPERSTATE);
+  if (oper !== undefined) {
+    if (oper.length !== 1) throw new NetlinkDecodeError(`IFLA_OPERSTATE is ${oper.length} bytes, not 1`);
+    out.operstate = oper.readUInt8(0);
+  }
+  const portOf = stringOf(nested?.get(IFLA_INFO_SLAVE_KIND));
+  if (portOf !== undefined) out.portOf = portOf;
+  const portData = nested?.get(IFLA_INFO_SLAVE_DATA);
+  if (portOf === 'bridge' && portData !== undefined) {
+    const state = attributes(portData).get(IFLA_BRPORT_STATE);
+    if (state !== undefined) {
+      if (state.length !== 1) throw new NetlinkDecodeError(`IFLA_BRPORT_STATE is ${state.length} bytes, not 1`);
+      out.bridgePortState = state.readUInt8(0);
+    }
+  }
+  return out;
+}
+
+/** A string attribute, with or without its NUL. */
+function stringOf(value: Buffer | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const end = value.indexOf(0);
+  return value.toString('latin1', 0, end >= 0 ? end : value.length);
 }
 
 /** Splits one datagram from the kernel into messages; throws NetlinkDecodeError on bad framing. */

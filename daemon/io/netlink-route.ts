@@ -80,13 +80,13 @@ class RouteSocket {
     }
   }
 
-  /** The kind of link `ifindex` (RTM_GETLINK), undefined when it has none. */
-  linkKind(ifindex: number): string | undefined {
+  /** What RTM_GETLINK says about link `ifindex`. */
+  link(ifindex: number): nl.LinkInfo {
     const seq = this.send(nl.encodeLinkGet(0, ifindex));
     for (;;) {
       for (const msg of this.receive('RTM_GETLINK')) {
         if (msg.seq !== seq) continue;
-        if (msg.type === nl.RTM_NEWLINK) return nl.decodeLinkKind(msg);
+        if (msg.type === nl.RTM_NEWLINK) return nl.decodeLink(msg);
         if (msg.type === nl.NLMSG_ERROR) {
           const e = libc.describeErrno(nl.decodeError(msg));
           throw new PacketIoError(`${this.where}: RTM_GETLINK: ${e.text}`, e.name, 'netlink');
@@ -137,8 +137,12 @@ function openRouteSocket(netnsPath: string): number {
   }
 }
 
-/** The kind of a link ("veth", "macvlan", "ipvlan", ...; undefined for a physical NIC), or why it could not be read. */
-export type LinkKind = { ok: true; kind: string | undefined } | { ok: false; error: string };
+/**
+ * The kind of a link ("veth", "macvlan", "ipvlan", ...; undefined for a physical NIC), or why it
+ * could not be read. `peer`: for a veth whose other end is in another namespace, that end's index
+ * there (where bridge leaves it: the node's namespace, a port of its bridge).
+ */
+export type LinkKind = { ok: true; kind: string | undefined; peer?: number } | { ok: false; error: string };
 
 /**
  * Reads the kind of link `ifindex` in the namespace the calling thread is in (the packet socket
@@ -148,12 +152,41 @@ export function linkKindHere(ifindex: number, where: string): LinkKind {
   try {
     const fd = routeSocketHere(where);
     try {
-      return { ok: true, kind: new RouteSocket(fd, where).linkKind(ifindex) };
+      const info = new RouteSocket(fd, where).link(ifindex);
+      const out: LinkKind = { ok: true, kind: info.kind };
+      if (info.kind === 'veth' && info.linkElsewhere && info.link !== undefined && info.link > 0) out.peer = info.link;
+      return out;
     } finally {
       libc.close(fd);
     }
   } catch (err) {
     return { ok: false, error: (err as Error).message };
+  }
+}
+
+/**
+ * Whether the far end of a pod's veth, if it is link `peer` of the calling thread's namespace,
+ * can carry the pod's first frame: up (the link watcher has run for it) and, as a bridge port,
+ * forwarding. A pod end reports IFF_RUNNING as soon as the link watcher has run for it, which
+ * can be before it has run for this end: a DISCOVER sent then reaches the bridge and is dropped.
+ *
+ * "settled" also when there is nothing here to wait for: no link `peer`, a link that is not the
+ * veth whose other end is `podIfindex` (the peer is in some other namespace), or a read error.
+ * Never throws.
+ */
+export function vethPeerSettledHere(peer: number, podIfindex: number): boolean {
+  try {
+    const fd = routeSocketHere('the node namespace');
+    try {
+      const info = new RouteSocket(fd, `link ${peer} of the node namespace`).link(peer);
+      if (info.kind !== 'veth' || !info.linkElsewhere || info.link !== podIfindex) return true;
+      if (info.operstate !== nl.IF_OPER_UP) return false;
+      return info.portOf !== 'bridge' || info.bridgePortState === nl.BR_STATE_FORWARDING;
+    } finally {
+      libc.close(fd);
+    }
+  } catch {
+    return true;
   }
 }
 

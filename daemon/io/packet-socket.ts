@@ -10,7 +10,7 @@ import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
 import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
-import { linkKindHere, type LinkKind } from './netlink-route';
+import { linkKindHere, vethPeerSettledHere, type LinkKind } from './netlink-route';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
 import { closeFdAsync } from './fd-closer';
@@ -31,6 +31,12 @@ export interface PacketSocket {
    * then frames are dropped (noop qdisc, bridge port still disabled), so callers wait for it.
    */
   isRunning(): boolean;
+  /**
+   * Whether the far end of the pod's veth, when it is in the daemon's namespace (bridge's port),
+   * is up and forwarding too: see vethPeerSettledHere. true when there is no such end to read.
+   * Called outside any setns, so it reads the daemon's own namespace.
+   */
+  peerSettled(): boolean;
   /** Idempotent: stops polling and closes the fd. */
   close(): void;
 }
@@ -178,6 +184,11 @@ class AfPacketSocket implements PacketSocket {
     } catch {
       return false;
     }
+  }
+
+  peerSettled(): boolean {
+    const link = this.linkKind;
+    return !link.ok || link.peer === undefined || vethPeerSettledHere(link.peer, this.ifindex);
   }
 
   close(): void {

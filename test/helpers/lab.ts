@@ -123,13 +123,14 @@ export class Lab {
 
   /**
    * Gives `pod` an `eth1` on the lab bridge, left down, as a main plugin does before it calls
-   * IPAM: for tests that exec our dhcp directly.
+   * IPAM: for tests that exec our dhcp directly. Returns the bridge end's name (in the node ns).
    */
-  async plugVeth(pod: string): Promise<void> {
+  async plugVeth(pod: string): Promise<string> {
     const host = `cp${this.id}${this.vethSeq++}`.slice(-15);
     await sh('ip', 'link', 'add', host, 'netns', this.nodeNs, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', pod);
     await this.inNs(this.nodeNs, 'ip', 'link', 'set', host, 'master', this.bridge);
     await this.inNs(this.nodeNs, 'ip', 'link', 'set', host, 'up');
+    return host;
   }
 
   /** Creates `n` pods and attaches them concurrently through the bridge plugin; asserts success. */

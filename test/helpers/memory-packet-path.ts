@@ -141,6 +141,10 @@ class MemorySocket implements PacketSocket {
     return true;
   }
 
+  peerSettled(): boolean {
+    return true;
+  }
+
   close(): void {
     this.closed = true;
     this.server.forget(this);

@@ -13,7 +13,9 @@ import {
   RTM_NEWROUTE,
   broadcastOf,
   decodeError,
-  decodeLinkKind,
+  decodeLink,
+  BR_STATE_FORWARDING,
+  IF_OPER_UP,
   decodeMessages,
   decodeRoute,
   encodeAddress,
@@ -162,9 +164,20 @@ describe('netlink codec (rtnetlink addresses and routes)', () => {
     assert.throws(() => encodeAddress(RTM_NEWADDR, 1, { ifindex: 3, address: '198.18.7.5', prefixLength: 33 }), RangeError);
   });
 
-  describe('RTM_GETLINK (the kind of the pod link, which decides the broadcast flag)', () => {
-    /** Real answers (kernel 6.18) to RTM_GETLINK for a veth and for lo, captured in a test namespace. */
+  describe('RTM_GETLINK (the pod link: its kind decides the broadcast flag; its veth peer, when the first DISCOVER may go)', () => {
+    /**
+     * Real answers (kernel 6.18) to RTM_GETLINK, captured in test namespaces with
+     * scripts/capture-getlink.py: a veth with both ends in one namespace, lo, the pod end of a
+     * veth whose peer is a bridge port in another namespace, and that bridge port down (pod end
+     * not up yet), forwarding, and set to blocking (`bridge link set dev X state 2`).
+     */
     const captured = (name: string) => hex(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'netlink', `${name}.hex`), 'utf8'));
+    const link = (name: string) => {
+      const [msg, ...rest] = decodeMessages(captured(name));
+      assert.equal(rest.length, 0);
+      assert.equal(msg?.type, RTM_NEWLINK);
+      return decodeLink(msg!);
+    };
 
     it('asks for one link by index: ifinfomsg with the index, no dump', () => {
       assert.deepEqual(encodeLinkGet(7, 3), hex('20000000 1200 0100 07000000 00000000 00 00 0000 03000000 00000000 00000000'));
@@ -172,33 +185,48 @@ describe('netlink codec (rtnetlink addresses and routes)', () => {
       assert.throws(() => encodeLinkGet(1, 2 ** 31), RangeError);
     });
 
-    it('reads IFLA_INFO_KIND out of IFLA_LINKINFO in a real veth answer', () => {
-      const [msg, ...rest] = decodeMessages(captured('getlink-veth'));
-      assert.equal(rest.length, 0);
-      assert.equal(msg?.type, RTM_NEWLINK);
-      assert.equal(decodeLinkKind(msg!), 'veth');
+    it('reads IFLA_INFO_KIND, IFLA_LINK and IFLA_OPERSTATE out of a real veth answer', () => {
+      assert.deepEqual(link('getlink-veth'), { kind: 'veth', link: 2, linkElsewhere: false, operstate: 2 });
     });
 
-    it('a link without IFLA_LINKINFO (lo, a physical NIC) has no kind', () => {
-      const [msg] = decodeMessages(captured('getlink-lo'));
-      assert.equal(decodeLinkKind(msg!), undefined);
+    it('a link without IFLA_LINKINFO (lo, a physical NIC) has no kind and no peer', () => {
+      assert.deepEqual(link('getlink-lo'), { kind: undefined, linkElsewhere: false, operstate: 2 });
+    });
+
+    it("a pod's veth end: its peer's index is in another namespace (IFLA_LINK_NETNSID)", () => {
+      assert.deepEqual(link('getlink-veth-pod'), { kind: 'veth', link: 3, linkElsewhere: true, operstate: IF_OPER_UP });
+    });
+
+    it('a bridge port: IFLA_INFO_SLAVE_KIND and IFLA_BRPORT_STATE, down, forwarding and blocking', () => {
+      const port = { kind: 'veth', link: 2, linkElsewhere: true, portOf: 'bridge' };
+      assert.deepEqual(link('getlink-bridge-port-down'), { ...port, operstate: 2, bridgePortState: 0 });
+      assert.deepEqual(link('getlink-bridge-port-forwarding'), { ...port, operstate: IF_OPER_UP, bridgePortState: BR_STATE_FORWARDING });
+      assert.deepEqual(link('getlink-bridge-port-blocking'), { ...port, operstate: IF_OPER_UP, bridgePortState: 2 });
     });
 
     it('a nested kind without its NUL, and IFLA_LINKINFO without a kind', () => {
       const ifi = '00000000 05000000 00000000 00000000';
       const withKind = hex(`30000000 1000 0000 01000000 00000000 ${ifi} 1000 1200 0a00 0100 6970766c 616e 0000`);
-      assert.equal(decodeLinkKind(decodeMessages(withKind)[0]!), 'ipvlan');
+      assert.equal(decodeLink(decodeMessages(withKind)[0]!).kind, 'ipvlan');
       const empty = hex(`24000000 1000 0000 01000000 00000000 ${ifi} 0400 1200`);
-      assert.equal(decodeLinkKind(decodeMessages(empty)[0]!), undefined);
+      assert.equal(decodeLink(decodeMessages(empty)[0]!).kind, undefined);
+    });
+
+    it('attributes of the wrong size are a NetlinkDecodeError', () => {
+      const ifi = '00000000 05000000 00000000 00000000';
+      const oper2 = hex(`28000000 1000 0000 01000000 00000000 ${ifi} 0600 1000 0606 0000`);
+      assert.throws(() => decodeLink(decodeMessages(oper2)[0]!), /IFLA_OPERSTATE is 2 bytes/);
+      const link2 = hex(`28000000 1000 0000 01000000 00000000 ${ifi} 0600 0500 0300 0000`);
+      assert.throws(() => decodeLink(decodeMessages(link2)[0]!), /IFLA_LINK is 2 bytes/);
     });
 
     it('anything else is a NetlinkDecodeError, never a crash', () => {
-      assert.throws(() => decodeLinkKind({ type: NLMSG_ERROR, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(20) }), NetlinkDecodeError);
-      assert.throws(() => decodeLinkKind({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(8) }), NetlinkDecodeError);
+      assert.throws(() => decodeLink({ type: NLMSG_ERROR, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(20) }), NetlinkDecodeError);
+      assert.throws(() => decodeLink({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.alloc(8) }), NetlinkDecodeError);
       fc.assert(
         fc.property(fc.uint8Array({ maxLength: 120 }), (raw) => {
           try {
-            decodeLinkKind({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.concat([Buffer.alloc(16), Buffer.from(raw)]) });
+            decodeLink({ type: RTM_NEWLINK, flags: 0, seq: 1, pid: 0, payload: Buffer.concat([Buffer.alloc(16), Buffer.from(raw)]) });
           } catch (err) {
             assert.ok(err instanceof NetlinkDecodeError, String(err));
           }
