@@ -529,8 +529,9 @@ async function versions(distBuilt: Date, distFrom: string | undefined): Promise<
   const refV = await run(REF_DHCP, [], { env: { ...CNI_ENV, CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}' });
   const dpkg = await run('dpkg-query', ['-W', '-f', '${Version}', 'containernetworking-plugins']);
   const git = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
-  // prose (Markdown) does not change what is measured
-  const dirty = await run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)*.md']);
+  // prose (Markdown) does not change what is measured, nor do the bench's own results (a full run
+  // rewrites bench/results-full.json, so every run after the first would otherwise count as dirty)
+  const dirty = await run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)*.md', ':(exclude)bench/results-*.json']);
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
   return {
     node: process.version,
