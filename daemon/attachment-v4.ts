@@ -23,12 +23,10 @@ import { DEFAULT_ARP_PROBE, type ArpProbeConfig } from '../shared/dhcp-config';
 import type { AttachmentRef, LeaseView } from '../shared/rpc-protocol';
 import type { AddressChangePolicy } from '../shared/dhcp-config';
 import type { AttachmentSpec, FamilyDeps } from './attachment-spec';
+import { beginWhenSettled } from './link-settle';
 
 const CLIENT_PORT = 68;
 const SERVER_PORT = 67;
-/** the kernel's link watcher runs at most once a second; past that, start anyway */
-const LINK_SETTLE_MAX_MS = 2000;
-const LINK_SETTLE_POLL_MS = 5;
 
 export interface Family4Deps extends FamilyDeps {
   alwaysBroadcast: boolean;
@@ -125,30 +123,12 @@ export class Family4 {
     return this.clientId.toString('hex');
   }
 
-  /**
-   * Starts DORA; resolves on the first bound lease. The first DISCOVER waits until the path can
-   * carry it: the pod link running (we may just have brought it up; bridge leaves it down) and,
-   * for a veth whose other end is a port in the daemon's namespace, that end up and forwarding.
-   * The kernel's link watcher sets the two ends separately; a DISCOVER sent between the two is
-   * dropped by the bridge and only the 2 s retransmission gets through.
-   */
+  /** Starts DORA once the link is settled (daemon/link-settle.ts); resolves on the first bound lease. */
   acquire(requestedIp?: string): Promise<LeaseRecord> {
     const p = this.waiters.wait();
-    const begin = () => {
+    beginWhenSettled(this.socket, this.timer, this.now, () => this.closed, () => {
       if (!this.closed) this.dispatch(requestedIp ? { type: 'start', requestedIp } : { type: 'start' });
-    };
-    const socket = this.socket;
-    const settled = () => socket === undefined || (socket.isRunning() && socket.peerSettled());
-    if (settled()) begin();
-    else {
-      const giveUpAt = this.now() + LINK_SETTLE_MAX_MS;
-      const poll = () => {
-        if (this.closed) return;
-        if (settled() || this.now() >= giveUpAt) begin();
-        else this.timer.after(LINK_SETTLE_POLL_MS, poll);
-      };
-      this.timer.after(LINK_SETTLE_POLL_MS, poll);
-    }
+    });
     return p;
   }
 

@@ -13,6 +13,7 @@ import { ALL_DHCP_SERVERS, decodeMessage6, encodeMessage6, parseReply6, SERVER_P
 import { openUdp6Socket, type Udp6Socket } from './io/udp6-socket';
 import { PacketIoError } from './io/errors';
 import { MachineTimer } from './machine-timer';
+import { beginWhenSettled } from './link-settle';
 import { BindWaiters } from './bind-waiters';
 import type { Logger } from './log';
 import type { AttachmentSpec, FamilyDeps } from './attachment-spec';
@@ -115,10 +116,13 @@ export class Family6 {
     return this.spec.arpProbe ?? DEFAULT_ARP_PROBE;
   }
 
+  /** Starts the SOLICIT once the link is settled (daemon/link-settle.ts); resolves on the first bound lease. */
   acquire(): Promise<Lease6Record> {
     const p = this.waiters.wait();
     this.acquiring = true;
-    this.dispatch({ type: 'start' });
+    beginWhenSettled(this.socket, this.timer, this.now, () => this.closed, () => {
+      if (!this.closed) this.dispatch({ type: 'start' });
+    });
     return p;
   }
 

@@ -50,6 +50,19 @@ export function getFlags(sockFd: number, ifname: string): number {
   return req.readUInt16LE(libc.IFNAMSIZ);
 }
 
+/**
+ * IFF_RUNNING of `ifname` in the socket's namespace (operstate up: the kernel's link watcher has
+ * run for it since it came up); false when it cannot be read.
+ */
+export function isRunningOn(sockFd: number, ifname: string): boolean {
+  if (sockFd < 0) return false;
+  try {
+    return (getFlags(sockFd, ifname) & libc.IFF_RUNNING) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The link MTU, which bounds the DHCP message we can receive (option 57). */
 export function getMtu(sockFd: number, ifname: string): number {
   const req = ifreq(ifname);

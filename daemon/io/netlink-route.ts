@@ -165,16 +165,18 @@ export function linkKindHere(ifindex: number, where: string): LinkKind {
 }
 
 /**
- * Whether the far end of a pod's veth, if it is link `peer` of the calling thread's namespace,
+ * Whether the far end of a pod's veth (`link.peer`: its index in the calling thread's namespace, if it is there),
  * can carry the pod's first frame: up (the link watcher has run for it) and, as a bridge port,
  * forwarding. A pod end reports IFF_RUNNING as soon as the link watcher has run for it, which
  * can be before it has run for this end: a DISCOVER sent then reaches the bridge and is dropped.
  *
- * "settled" also when there is nothing here to wait for: no link `peer`, a link that is not the
+ * "settled" also when there is nothing here to wait for: no peer elsewhere, no link `peer` here, a link that is not the
  * veth whose other end is `podIfindex` (the peer is in some other namespace), or a read error.
  * Never throws.
  */
-export function vethPeerSettledHere(peer: number, podIfindex: number): boolean {
+export function vethPeerSettledHere(link: LinkKind, podIfindex: number): boolean {
+  if (!link.ok || link.peer === undefined) return true;
+  const peer = link.peer;
   try {
     const fd = routeSocketHere('the node namespace');
     try {

@@ -8,7 +8,7 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
-import { ensureUp, getFlags, getIfindex, getMac, nameOfIndex, assertIfname } from './link';
+import { ensureUp, getIfindex, getMac, isRunningOn, nameOfIndex, assertIfname } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 import { linkKindHere, vethPeerSettledHere, type LinkKind } from './netlink-route';
 import { FdWatcher } from './poller';
@@ -26,16 +26,10 @@ export interface PacketSocket {
   /** the link's kind, read over rtnetlink while the socket was opened in the pod namespace */
   readonly linkKind?: LinkKind;
   /**
-   * IFF_RUNNING, read through this socket (it lives in the pod namespace, so no setns). A link
-   * just set up stays not-running until the kernel's link watcher runs, up to ~1 s later; until
-   * then frames are dropped (noop qdisc, bridge port still disabled), so callers wait for it.
+   * LinkReadiness: IFF_RUNNING read through this socket (it lives in the pod namespace, so no
+   * setns); peerSettled reads the daemon's own namespace (vethPeerSettledHere).
    */
   isRunning(): boolean;
-  /**
-   * Whether the far end of the pod's veth, when it is in the daemon's namespace (bridge's port),
-   * is up and forwarding too: see vethPeerSettledHere. true when there is no such end to read.
-   * Called outside any setns, so it reads the daemon's own namespace.
-   */
   peerSettled(): boolean;
   /** Idempotent: stops polling and closes the fd. */
   close(): void;
@@ -178,17 +172,11 @@ class AfPacketSocket implements PacketSocket {
   }
 
   isRunning(): boolean {
-    if (this.fd < 0) return false;
-    try {
-      return (getFlags(this.fd, this.opts.ifname) & libc.IFF_RUNNING) !== 0;
-    } catch {
-      return false;
-    }
+    return isRunningOn(this.fd, this.opts.ifname);
   }
 
   peerSettled(): boolean {
-    const link = this.linkKind;
-    return !link.ok || link.peer === undefined || vethPeerSettledHere(link.peer, this.ifindex);
+    return vethPeerSettledHere(this.linkKind, this.ifindex);
   }
 
   close(): void {

@@ -11,7 +11,8 @@
 import * as fs from 'node:fs';
 import * as libc from './libc';
 import { PacketIoError } from './errors';
-import { assertIfname, ensureUp, getFlags, getIfindex, getMac, nameOfIndex } from './link';
+import { assertIfname, ensureUp, getFlags, getIfindex, getMac, isRunningOn, nameOfIndex } from './link';
+import { linkKindHere, vethPeerSettledHere, type LinkKind } from './netlink-route';
 import { probeNetns, withNetnsFd } from './netns';
 import { FdWatcher } from './poller';
 import { bufferToIp6, ip6ToBuffer } from '../dhcp6/addr6';
@@ -27,6 +28,9 @@ export interface Udp6Socket {
   readonly dad: string;
   /** Sends a DHCPv6 message to dstIp:547 (ff02::1:2 or a server's unicast address) out of the pod's interface. */
   send(payload: Buffer, dstIp: string): void;
+  /** LinkReadiness (daemon/link-settle.ts), as the DHCPv4 packet socket has it */
+  isRunning(): boolean;
+  peerSettled(): boolean;
   close(): void;
 }
 
@@ -75,7 +79,7 @@ export function openUdp6Socket(opts: OpenUdp6Options): Udp6Socket {
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
   const where = `DHCPv6 socket [::]:${CLIENT_PORT6} on ${opts.ifname} in ${opts.netnsPath}`;
-  let opened: { fd: number; ifindex: number; mac: Buffer; dad: string };
+  let opened: { fd: number; ifindex: number; mac: Buffer; dad: string; link: LinkKind };
   try {
     opened = withNetnsFd(probe.fd, opts.netnsPath, () => {
       const fd = libc.socket(libc.AF_INET6, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
@@ -92,7 +96,7 @@ export function openUdp6Socket(opts: OpenUdp6Options): Udp6Socket {
         }
         if (libc.bind(fd, sockaddrIn6('::', CLIENT_PORT6, 0), libc.SOCKADDR_IN6_SIZE) !== 0) throw libc.sysError('bind', where);
         ensureUp(fd, opts.ifname);
-        return { fd, ifindex, mac, dad };
+        return { fd, ifindex, mac, dad, link: linkKindHere(ifindex, where) };
       } catch (err) {
         libc.close(fd);
         throw err;
@@ -104,7 +108,7 @@ export function openUdp6Socket(opts: OpenUdp6Options): Udp6Socket {
   } finally {
     libc.close(probe.fd);
   }
-  return new KernelUdp6Socket(opened.fd, opened.ifindex, opened.mac, opened.dad, where, opts);
+  return new KernelUdp6Socket(opened, where, opts);
 }
 
 /**
@@ -124,9 +128,26 @@ class KernelUdp6Socket implements Udp6Socket {
   private readonly from = recvFrom;
   private readonly fromLen = recvFromLen;
 
-  constructor(fd: number, readonly ifindex: number, readonly mac: Buffer, readonly dad: string, private readonly where: string, private readonly opts: OpenUdp6Options) {
-    this.fd = fd;
-    this.watcher = new FdWatcher(fd, (status) => this.onReady(status));
+  readonly ifindex: number;
+  readonly mac: Buffer;
+  readonly dad: string;
+  private readonly link: LinkKind;
+
+  constructor(opened: { fd: number; ifindex: number; mac: Buffer; dad: string; link: LinkKind }, private readonly where: string, private readonly opts: OpenUdp6Options) {
+    this.fd = opened.fd;
+    this.ifindex = opened.ifindex;
+    this.mac = opened.mac;
+    this.dad = opened.dad;
+    this.link = opened.link;
+    this.watcher = new FdWatcher(this.fd, (status) => this.onReady(status));
+  }
+
+  isRunning(): boolean {
+    return isRunningOn(this.fd, this.opts.ifname);
+  }
+
+  peerSettled(): boolean {
+    return vethPeerSettledHere(this.link, this.ifindex);
   }
 
   send(payload: Buffer, dstIp: string): void {

@@ -133,6 +133,23 @@ export class Lab {
     return host;
   }
 
+  /**
+   * Sets a port of the lab bridge (a plugVeth end) to learning once the kernel has made it
+   * forwarding (a carrier change after this would reset it), and returns the call that makes it
+   * forward again: a port that does not forward yet, on demand. Learning (2), not blocking (4):
+   * with STP off the kernel puts a port set to blocking straight back to forwarding.
+   */
+  async holdPort(host: string): Promise<() => Promise<void>> {
+    const state = async () => (JSON.parse(await this.inNs(this.nodeNs, 'bridge', '-j', 'link', 'show', 'dev', host)) as Array<{ state?: string }>)[0]?.state;
+    await waitFor(`${host} to forward`, async () => ((await state()) === 'forwarding' ? true : undefined), 5000);
+    await this.inNs(this.nodeNs, 'bridge', 'link', 'set', 'dev', host, 'state', '2');
+    const now = await state();
+    if (now !== 'learning') throw new Error(`${host} is ${now} after being set to learning`);
+    return async () => {
+      await this.inNs(this.nodeNs, 'bridge', 'link', 'set', 'dev', host, 'state', '3');
+    };
+  }
+
   /** Creates `n` pods and attaches them concurrently through the bridge plugin; asserts success. */
   async attachBridgePods(n: number): Promise<string[]> {
     const pods: string[] = [];

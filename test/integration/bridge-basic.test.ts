@@ -101,23 +101,23 @@ describe('a bridge port that does not forward yet @root', function () {
   });
 
   // The kernel's link watcher sets the pod end running and the bridge end forwarding one after the
-  // other; a DISCOVER sent in between is dropped by the bridge. A blocking port stands in for it.
+  // other; a DISCOVER sent in between is dropped by the bridge. A port held in learning stands in for it.
   it('the first DISCOVER waits until it forwards, so no DISCOVER is dropped and none retransmitted', async () => {
     const pod = await lab.addPod();
     const host = await lab.plugVeth(pod);
     await lab.inNs(pod, 'ip', 'link', 'set', 'eth1', 'up');
-    await lab.inNs(lab.nodeNs, 'bridge', 'link', 'set', 'dev', host, 'state', '2');
+    const forward = await lab.holdPort(host);
     const mac = (JSON.parse(await lab.inNs(pod, 'ip', '-j', 'link', 'show', 'dev', 'eth1')) as Array<{ address: string }>)[0]?.address;
     // at the bridge end, before the bridge sees the frame: what the pod sent, dropped or not
     const atPort = await startCapture(spawnerIn(lab.nodeNs), host, DHCP_FILTER);
     const add = lab.cni({ plugin: 'dhcp', command: 'ADD', pod, config: lab.bridgeConfig('1.0.0') });
     await new Promise((r) => setTimeout(r, 500));
-    await lab.inNs(lab.nodeNs, 'bridge', 'link', 'set', 'dev', host, 'state', '3');
+    await forward();
     const r = await add;
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const sent = bootp((await atPort.stop()).filter((f) => f.srcMac === mac));
     const discovers = sent.filter((p) => typeOf(p.msg) === MessageType.DISCOVER);
-    assert.equal(discovers.length, 1, `${discovers.length} DISCOVERs left the pod: one sent while the port blocked is lost`);
+    assert.equal(discovers.length, 1, `${discovers.length} DISCOVERs left the pod: one sent while the port did not forward is lost`);
     assert.equal(discovers[0]?.msg.flags, 0, 'the first send of a veth pod goes without the broadcast flag');
     assert.equal(sent.filter((p) => typeOf(p.msg) === MessageType.REQUEST).length, 1);
   });

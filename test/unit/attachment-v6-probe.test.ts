@@ -37,7 +37,15 @@ class Rig {
       timeoutMs: 20_000,
       openSocket6: (o: OpenUdp6Options): Udp6Socket => {
         this.onMessage = o.onMessage;
-        return { ifindex: 2, mac: MAC, dad: 'accept_dad=0', send: (p) => void this.sent.push(decodeMessage6(p) as Dhcp6Message), close: () => undefined };
+        return {
+          ifindex: 2,
+          mac: MAC,
+          dad: 'accept_dad=0',
+          send: (p) => void this.sent.push(decodeMessage6(p) as Dhcp6Message),
+          isRunning: () => true,
+          peerSettled: () => true,
+          close: () => undefined,
+        };
       },
       dadCheck: (o) => {
         this.probed.push(o.address);

@@ -169,7 +169,7 @@ describe('netlink codec (rtnetlink addresses and routes)', () => {
      * Real answers (kernel 6.18) to RTM_GETLINK, captured in test namespaces with
      * scripts/capture-getlink.py: a veth with both ends in one namespace, lo, the pod end of a
      * veth whose peer is a bridge port in another namespace, and that bridge port down (pod end
-     * not up yet), forwarding, and set to blocking (`bridge link set dev X state 2`).
+     * not up yet), forwarding, and set to learning (`bridge link set dev X state 2`: 2 is BR_STATE_LEARNING, which does not forward).
      */
     const captured = (name: string) => hex(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'netlink', `${name}.hex`), 'utf8'));
     const link = (name: string) => {
@@ -197,11 +197,11 @@ describe('netlink codec (rtnetlink addresses and routes)', () => {
       assert.deepEqual(link('getlink-veth-pod'), { kind: 'veth', link: 3, linkElsewhere: true, operstate: IF_OPER_UP });
     });
 
-    it('a bridge port: IFLA_INFO_SLAVE_KIND and IFLA_BRPORT_STATE, down, forwarding and blocking', () => {
+    it('a bridge port: IFLA_INFO_SLAVE_KIND and IFLA_BRPORT_STATE, down, forwarding and learning', () => {
       const port = { kind: 'veth', link: 2, linkElsewhere: true, portOf: 'bridge' };
       assert.deepEqual(link('getlink-bridge-port-down'), { ...port, operstate: 2, bridgePortState: 0 });
       assert.deepEqual(link('getlink-bridge-port-forwarding'), { ...port, operstate: IF_OPER_UP, bridgePortState: BR_STATE_FORWARDING });
-      assert.deepEqual(link('getlink-bridge-port-blocking'), { ...port, operstate: IF_OPER_UP, bridgePortState: 2 });
+      assert.deepEqual(link('getlink-bridge-port-learning'), { ...port, operstate: IF_OPER_UP, bridgePortState: 2 });
     });
 
     it('a nested kind without its NUL, and IFLA_LINKINFO without a kind', () => {
