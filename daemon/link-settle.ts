@@ -6,15 +6,8 @@
  * before both is dropped, and only the retransmission (2 s for DHCPv4, 1 s for DHCPv6) gets
  * through. docs/architecture.md, "Packet I/O".
  */
+import type { LinkReadiness } from './io/link';
 import type { MachineTimer } from './machine-timer';
-
-/** What a family's socket can tell about its link; both read it without a setns. */
-export interface LinkReadiness {
-  /** IFF_RUNNING of the pod's link */
-  isRunning(): boolean;
-  /** the far end of the pod's veth up and forwarding, or nothing there to wait for */
-  peerSettled(): boolean;
-}
 
 /** the kernel's link watcher runs at most once a second; past this, send anyway */
 export const LINK_SETTLE_MAX_MS = 2000;

@@ -51,6 +51,17 @@ export function getFlags(sockFd: number, ifname: string): number {
 }
 
 /**
+ * What a family's socket can tell about the pod's link before the first send, without a setns
+ * (daemon/link-settle.ts waits on it).
+ */
+export interface LinkReadiness {
+  /** IFF_RUNNING of the pod's link, read through the socket, which lives in the pod namespace */
+  isRunning(): boolean;
+  /** the far end of the pod's veth up and forwarding, or nothing there to wait for (vethPeerSettledHere, in the daemon's namespace) */
+  peerSettled(): boolean;
+}
+
+/**
  * IFF_RUNNING of `ifname` in the socket's namespace (operstate up: the kernel's link watcher has
  * run for it since it came up); false when it cannot be read.
  */

@@ -8,14 +8,14 @@
 import * as libc from './libc';
 import { PacketIoError } from './errors';
 import { dhcpClientFilter, encodeProgram } from './bpf';
-import { ensureUp, getIfindex, getMac, isRunningOn, nameOfIndex, assertIfname } from './link';
+import { ensureUp, getIfindex, getMac, isRunningOn, nameOfIndex, assertIfname, type LinkReadiness } from './link';
 import { probeNetns, withNetnsFd } from './netns';
 import { linkKindHere, vethPeerSettledHere, type LinkKind } from './netlink-route';
 import { FdWatcher } from './poller';
 import { receiveOne } from './receive';
 import { closeFdAsync } from './fd-closer';
 
-export interface PacketSocket {
+export interface PacketSocket extends LinkReadiness {
   readonly ifindex: number;
   /** 6 bytes, read in the pod namespace via SIOCGIFHWADDR */
   readonly mac: Buffer;
@@ -25,12 +25,6 @@ export interface PacketSocket {
   readonly broughtUp: boolean;
   /** the link's kind, read over rtnetlink while the socket was opened in the pod namespace */
   readonly linkKind?: LinkKind;
-  /**
-   * LinkReadiness: IFF_RUNNING read through this socket (it lives in the pod namespace, so no
-   * setns); peerSettled reads the daemon's own namespace (vethPeerSettledHere).
-   */
-  isRunning(): boolean;
-  peerSettled(): boolean;
   /** Idempotent: stops polling and closes the fd. */
   close(): void;
 }

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as libc from './libc';
 import { PacketIoError } from './errors';
-import { assertIfname, ensureUp, getFlags, getIfindex, getMac, isRunningOn, nameOfIndex } from './link';
+import { assertIfname, ensureUp, getFlags, getIfindex, getMac, isRunningOn, nameOfIndex, type LinkReadiness } from './link';
 import { linkKindHere, vethPeerSettledHere, type LinkKind } from './netlink-route';
 import { probeNetns, withNetnsFd } from './netns';
 import { FdWatcher } from './poller';
@@ -21,16 +21,13 @@ import { CLIENT_PORT6, SERVER_PORT6 } from '../dhcp6/types';
 const RECV_BUFFER = 65536;
 const MAX_RECV_PER_EVENT = 64;
 
-export interface Udp6Socket {
+export interface Udp6Socket extends LinkReadiness {
   readonly ifindex: number;
   readonly mac: Buffer;
   /** how the pod's DAD was set before link up: "accept_dad=0", "optimistic_dad", or why neither */
   readonly dad: string;
   /** Sends a DHCPv6 message to dstIp:547 (ff02::1:2 or a server's unicast address) out of the pod's interface. */
   send(payload: Buffer, dstIp: string): void;
-  /** LinkReadiness (daemon/link-settle.ts), as the DHCPv4 packet socket has it */
-  isRunning(): boolean;
-  peerSettled(): boolean;
   close(): void;
 }
 
@@ -74,12 +71,21 @@ function skipDad(ifname: string): string {
   return `DAD left on (${e1})`;
 }
 
+/** What the socket's setup in the pod namespace found. */
+interface Opened6 {
+  fd: number;
+  ifindex: number;
+  mac: Buffer;
+  dad: string;
+  link: LinkKind;
+}
+
 export function openUdp6Socket(opts: OpenUdp6Options): Udp6Socket {
   assertIfname(opts.ifname);
   const probe = probeNetns(opts.netnsPath);
   if (!probe.ok) throw probe.error;
   const where = `DHCPv6 socket [::]:${CLIENT_PORT6} on ${opts.ifname} in ${opts.netnsPath}`;
-  let opened: { fd: number; ifindex: number; mac: Buffer; dad: string; link: LinkKind };
+  let opened: Opened6;
   try {
     opened = withNetnsFd(probe.fd, opts.netnsPath, () => {
       const fd = libc.socket(libc.AF_INET6, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0);
@@ -133,7 +139,7 @@ class KernelUdp6Socket implements Udp6Socket {
   readonly dad: string;
   private readonly link: LinkKind;
 
-  constructor(opened: { fd: number; ifindex: number; mac: Buffer; dad: string; link: LinkKind }, private readonly where: string, private readonly opts: OpenUdp6Options) {
+  constructor(opened: Opened6, private readonly where: string, private readonly opts: OpenUdp6Options) {
     this.fd = opened.fd;
     this.ifindex = opened.ifindex;
     this.mac = opened.mac;
