@@ -6,7 +6,7 @@
  * values; an explicit false or 0 in the section is kept here, where mergo would let the file
  * override it).
  */
-import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InvalidConfigError } from './errors';
 import { goField, isObject, optString, type JsonObject } from './go-json-fields';
 
@@ -42,7 +42,7 @@ export function mergeFlatFile(ipam: JsonObject, paths: string[] = FLAT_FILE_PATH
   for (const file of own ? [own, ...paths] : paths) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new InvalidConfigError(`cannot read the whereabouts flat file ${file}: ${(err as Error).message}`);
