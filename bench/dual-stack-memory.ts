@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO } from '../test/helpers/lab';
 import { run } from '../test/helpers/sh';
-import { CNI_ENV, cpuOver, fillLeases, loadAvg3, machine, pinList, type CpuWindow } from './held-leases';
+import { CNI_ENV, cpuOver, fillLeases, loadAvg3, machine, neighbourTableFulls, pinList, type CpuWindow } from './held-leases';
 import { BenchLab, cleanupAll, installCleanupHandlers, sampleProc, snapshotDist, sweepStale, type Attachment, type CallResult, type Daemon, type ProcSample, type Side } from './lab-extra';
 import { sleep } from './stats';
 
@@ -55,6 +55,8 @@ interface ModeResult {
   fillFailures: number;
   fillSeconds: number;
   fillLoad: number;
+  /** neighbour entries the kernel could not add during the fill, its ARP / ndisc table full (machine-wide) */
+  fillTableFulls?: { arp: number; ndisc: number };
   firstError?: string;
   idle: ProcSample;
   full: ProcSample;
@@ -154,6 +156,7 @@ class ModeRun {
     const load = loadAvg3()[0]!;
     log(`${this.m.name}: filling to ${target} leases, ${this.s.fill} at a time (load ${load.toFixed(2)})`);
     const t0 = Date.now();
+    const fulls0 = neighbourTableFulls();
     const config = this.config();
     let firstError: string | undefined;
     const f = await fillLeases(this.lab, { held: this.held, free: [...this.pods] }, target, {
@@ -171,6 +174,7 @@ class ModeRun {
       },
     });
     const fillSeconds = (Date.now() - t0) / 1000;
+    const fulls1 = neighbourTableFulls();
     await sleep(this.s.settleMs);
     const full = sampleProc(this.d.pid);
     this.res = {
@@ -180,13 +184,14 @@ class ModeRun {
       fillFailures: f.failed,
       fillSeconds,
       fillLoad: load,
+      fillTableFulls: { arp: fulls1.arp - fulls0.arp, ndisc: fulls1.ndisc - fulls0.ndisc },
       ...(firstError ? { firstError } : {}),
       idle,
       full,
       serverLeases: { ipv4: await this.lab.serverLeases('ipv4'), ipv6: await this.lab.serverLeases('ipv6') },
       daemonBound: this.m.side === 'ours' ? await boundByFamily(this.lab, this.d.socketPath) : undefined,
     };
-    log(`${this.m.name}: ${this.held.length} held in ${fillSeconds.toFixed(0)} s (${f.failed} ADDs failed and were retried), RSS ${(full.rssKb / 1024).toFixed(1)} MB`);
+    log(`${this.m.name}: ${this.held.length} held in ${fillSeconds.toFixed(0)} s (${f.failed} ADDs failed and were retried; neighbour table full ${fulls1.arp - fulls0.arp} × ARP, ${fulls1.ndisc - fulls0.ndisc} × ndisc), RSS ${(full.rssKb / 1024).toFixed(1)} MB`);
   }
 
   async cpu(): Promise<void> {

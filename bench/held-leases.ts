@@ -34,6 +34,24 @@ export function machine(): Machine {
   return { nproc: os.cpus().length, cpu, kernel: os.release(), memGb: mem ? Math.round(Number(mem) / 1048576) : 0 };
 }
 
+/**
+ * How often the kernel could not add a neighbour entry because its table was full (the
+ * "table_fulls" column of /proc/net/stat/arp_cache and ndisc_cache, summed over CPUs): machine-wide
+ * counters, shared by every namespace. A fill that pins its entries keeps both at 0.
+ */
+export function neighbourTableFulls(): { arp: number; ndisc: number } {
+  const read = (file: string): number => {
+    try {
+      const [head, ...rows] = fs.readFileSync(file, 'utf8').trim().split('\n');
+      const col = (head ?? '').trim().split(/\s+/).indexOf('table_fulls');
+      return col < 0 ? 0 : rows.reduce((sum, row) => sum + parseInt(row.trim().split(/\s+/)[col] ?? '0', 16), 0);
+    } catch {
+      return 0;
+    }
+  };
+  return { arp: read('/proc/net/stat/arp_cache'), ndisc: read('/proc/net/stat/ndisc_cache') };
+}
+
 /** The pod address and MAC of every successful bridge ADD, for BenchLab.pinNeighbours. */
 export function pinList(atts: Attachment[], rs: CallResult[]): Array<{ pod: string; ifname: string; ip: string; mac: string }> {
   const out: Array<{ pod: string; ifname: string; ip: string; mac: string }> = [];
@@ -61,10 +79,18 @@ export interface FillPools {
 
 /**
  * ADDs (`add`, `concurrency` at a time) into free pods until `target` leases are held, giving a
- * failed pod back and trying again, at most 2 × target attempts. After each batch `pin` runs on
- * it (by default the pinned ARP entries of BenchLab.pinNeighbours). Container ids are
- * `<idPrefix><round>-<pod number>`; returns the failures and the next round number.
+ * failed pod back and trying again, at most 2 × target attempts. `pin` (by default the pinned ARP
+ * entries of BenchLab.pinNeighbours) runs on every PIN_EVERY successful ADDs as they complete,
+ * outside their timing, and on the rest at the end of the round. Pinning only at the end of a
+ * round (a round is every free pod) left up to 2 entries per held lease unpinned for the whole
+ * fill: ~500 leases in, the kernel's neighbour table, 1024 entries shared by every namespace, was
+ * full ("table_fulls" in /proc/net/stat/{arp,ndisc}_cache), the server's answers were dropped and
+ * ADDs ran into the 10 s limit. Container ids are `<idPrefix><round>-<pod number>`; returns the
+ * failures and the next round number.
  */
+/** Successful ADDs between two pinnings of their neighbour entries during a fill. */
+const PIN_EVERY = 50;
+
 export async function fillLeases(
   lab: BenchLab,
   pods: FillPools,
@@ -87,9 +113,19 @@ export async function fillLeases(
       .map((pod) => ({ pod, containerId: `${o.idPrefix}${round}-${pod.split('-').at(-1)}`, ifname: 'eth1' }));
     round++;
     attempts += batch.length;
-    const rs = await pool(batch, o.concurrency, o.add);
+    const unpinned: Array<[Attachment, CallResult]> = [];
+    const pin = async (done: Array<[Attachment, CallResult]>): Promise<void> => {
+      const atts = done.map(([a]) => a);
+      const results = done.map(([, r]) => r);
+      await (o.pin ? o.pin(atts, results) : lab.pinNeighbours(pinList(atts, results)));
+    };
+    const rs = await pool(batch, o.concurrency, async (a) => {
+      const r = await o.add(a);
+      if (r.code === 0 && unpinned.push([a, r]) >= PIN_EVERY) await pin(unpinned.splice(0));
+      return r;
+    });
+    await pin(unpinned.splice(0));
     o.onBatch?.(rs);
-    await (o.pin ? o.pin(batch, rs) : lab.pinNeighbours(pinList(batch, rs)));
     failed += failures(rs);
     for (const [i, a] of batch.entries()) {
       if (rs[i]?.code === 0) pods.held.push(a);

@@ -140,6 +140,17 @@ export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, input
   });
 }
 
+/**
+ * The link-local address and MAC of one link from `ip -j addr show dev X` (all families: with
+ * `-6` this ip leaves out the MAC, and the IPv4 slot of addr_info is an empty object).
+ */
+export function linkLocalOf(json: string): { ip: string; mac: string } | undefined {
+  const links = JSON.parse(json || '[]') as Array<{ address?: string; addr_info?: Array<{ family?: string; local?: string; scope?: string }> }>;
+  const ll = links[0]?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'link' && a.local);
+  const mac = links[0]?.address;
+  return ll?.local && mac ? { ip: ll.local, mac } : undefined;
+}
+
 export interface Attachment {
   pod: string;
   containerId: string;
@@ -242,6 +253,7 @@ export class BenchLab {
   readonly shim: string;
   readonly cli: string;
   serverMac = '';
+  private serverLinkLocal: { ip: string; mac: string } | undefined;
   server: ChildProcess | undefined;
   serverLog = '';
   serverLeaseFile = '';
@@ -500,23 +512,31 @@ export class BenchLab {
   }
 
   /**
-   * The IPv6 side of pinNeighbours: the server's Neighbour Cache entry for each pod's link-local
-   * address (DHCPv6 servers reply unicast to it), PERMANENT, for the same reason (the kernel's
-   * ndisc table has the same 1024-entry gc_thresh3). Read from the pod, outside timed calls.
+   * The IPv6 side of pinNeighbours, both directions as for ARP: the server's Neighbour Cache
+   * entry for each pod's link-local address (DHCPv6 servers reply unicast to it), and each pod's
+   * entry for the server's link-local address (the pod learns it from the server's Neighbour
+   * Solicitation), PERMANENT. The kernel's ndisc table has the same 1024-entry gc_thresh3, shared
+   * by every namespace: without both pins a dual-stack fill stalls near 500 pods with "ndisc_cache:
+   * neighbor table overflow!" in the kernel log. Read from the pod, outside timed calls.
    */
   async pinNeighbours6(entries: Array<{ pod: string; ifname: string }>): Promise<void> {
+    if (entries.length === 0) return;
+    this.serverLinkLocal ??= linkLocalOf(await sh('ip', '-n', this.serverNs, '-j', 'addr', 'show', 'dev', 'srv0'));
+    const server = this.serverLinkLocal;
+    if (!server) throw new Error(`pinning IPv6 neighbours: srv0 in ${this.serverNs} has no link-local address`);
     const lines: string[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
         for (let i = w; i < entries.length; i += 8) {
           const e = entries[i] as { pod: string; ifname: string };
-          const j = JSON.parse((await run('ip', ['-n', e.pod, '-6', '-j', 'addr', 'show', 'dev', e.ifname, 'scope', 'link'])).stdout || '[]') as Array<{ address?: string; addr_info?: Array<{ local: string }> }>;
-          const ll = j[0]?.addr_info?.[0]?.local;
-          if (ll && j[0]?.address) lines.push(`neigh replace ${ll} lladdr ${j[0].address} dev srv0 nud permanent`);
+          const pod = linkLocalOf((await run('ip', ['-n', e.pod, '-j', 'addr', 'show', 'dev', e.ifname])).stdout);
+          if (!pod) throw new Error(`pinning IPv6 neighbours: ${e.ifname} in ${e.pod} has no link-local address`);
+          lines.push(`neigh replace ${pod.ip} lladdr ${pod.mac} dev srv0 nud permanent`);
+          const r = await run('ip', ['-n', e.pod, 'neigh', 'replace', server.ip, 'lladdr', server.mac, 'dev', e.ifname, 'nud', 'permanent']);
+          if (r.code !== 0) throw new Error(`pinning the server's IPv6 neighbour in ${e.pod}: ${r.stderr}`);
         }
       }),
     );
-    if (lines.length === 0) return;
     const r = await timed('ip', ['-n', this.serverNs, '-batch', '-'], process.env, `${lines.join('\n')}\n`);
     if (r.code !== 0) throw new Error(`pinning server IPv6 neighbours: ${r.stderr}`);
   }

@@ -10,6 +10,8 @@ export interface SideResults {
   phaseLoad?: Record<string, number>;
   /** packets the kernel dropped for a full input backlog during each phase (all namespaces) */
   phaseDrops?: Record<string, number>;
+  /** neighbour entries the kernel could not add, its ARP or ndisc table full, during each phase (all namespaces) */
+  phaseTableFulls?: Record<string, number>;
   daemonExe?: string;
   rssIdleKb?: number;
   rssIdleAnonKb?: number;
@@ -380,8 +382,8 @@ export function renderMarkdown(r: BenchResults, parts: { preamble: string; analy
       .join('; ');
     const idle = `idle RSS ${fmtMb(s.rssIdleAnonKb)} anonymous + ${fmtMb(s.rssIdleFileKb)} file-backed (the mapped executable and libraries, page cache shared with other processes)`;
     out.push(`- ${s.side === 'ours' ? 'Ours' : 'Reference'}: daemon ${s.daemonExe}; ${idle}; ${d ?? ''}; ADDs that failed while filling (retried on the same pod): ${s.fillFailures ?? 0}; ` +
-      `phases: seconds (1-min load average at the start; packets the kernel dropped for a full input backlog): ` +
-      `${Object.entries(s.phaseSeconds).map(([k, x]) => `${k} ${x.toFixed(0)} (${(s.phaseLoad?.[k] ?? NaN).toFixed(1)}; ${s.phaseDrops?.[k] ?? '?'})`).join(', ')}.`);
+      `phases: seconds (1-min load average at the start; packets the kernel dropped for a full input backlog; neighbour entries it could not add, its table full): ` +
+      `${Object.entries(s.phaseSeconds).map(([k, x]) => `${k} ${x.toFixed(0)} (${(s.phaseLoad?.[k] ?? NaN).toFixed(1)}; ${s.phaseDrops?.[k] ?? '?'}; ${s.phaseTableFulls?.[k] ?? '?'})`).join(', ')}.`);
   }
   out.push(`- (f) runs the ${st.runs} × 7 start-up commands round-robin (after 3 warm-up rounds), with both daemons up and idle, so each sees the same load. ` +
     `STATUS exit codes: ours ${st.oursStatusExit}, reference ${st.refStatusExit} (the reference 1.1.1 has no STATUS; it answers "missing containerID", so its figure is its start-up plus an error).`);

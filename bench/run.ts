@@ -30,7 +30,7 @@ import {
   type Daemon,
   type Side,
 } from './lab-extra';
-import { CNI_ENV, boundViaCli, cpuOver, failures, fillLeases, loadAvg3, machine, pinList } from './held-leases';
+import { CNI_ENV, boundViaCli, cpuOver, failures, fillLeases, loadAvg3, machine, neighbourTableFulls, pinList } from './held-leases';
 import { renderMarkdown, type BenchResults, type SideResults } from './report';
 import { commitOf, recordedRuns, renderRunsSummary } from './runs-summary';
 import { p50, p95, pool, sleep } from './stats';
@@ -293,11 +293,14 @@ class SideRun {
     const t0 = Date.now();
     const load = loadAvg();
     const drops = backlogDrops();
+    const fulls = neighbourTableFulls();
     log(`${this.side}: ${name} (load ${load.toFixed(2)})`);
     await fn();
     this.res.phaseSeconds[name] = (Date.now() - t0) / 1000;
     (this.res.phaseLoad ??= {})[name] = load;
     (this.res.phaseDrops ??= {})[name] = backlogDrops() - drops;
+    const fulls1 = neighbourTableFulls();
+    (this.res.phaseTableFulls ??= {})[name] = fulls1.arp - fulls.arp + fulls1.ndisc - fulls.ndisc;
   }
 
   private noteErrors(what: string, rs: CallResult[]): void {
