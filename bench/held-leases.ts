@@ -77,6 +77,9 @@ export interface FillPools {
   free: string[];
 }
 
+/** Successful ADDs between two pinnings of their neighbour entries during a fill. */
+const PIN_EVERY = 50;
+
 /**
  * ADDs (`add`, `concurrency` at a time) into free pods until `target` leases are held, giving a
  * failed pod back and trying again, at most 2 × target attempts. `pin` (by default the pinned ARP
@@ -88,9 +91,6 @@ export interface FillPools {
  * ADDs ran into the 10 s limit. Container ids are `<idPrefix><round>-<pod number>`; returns the
  * failures and the next round number.
  */
-/** Successful ADDs between two pinnings of their neighbour entries during a fill. */
-const PIN_EVERY = 50;
-
 export async function fillLeases(
   lab: BenchLab,
   pods: FillPools,
