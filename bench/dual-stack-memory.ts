@@ -138,7 +138,7 @@ class ModeRun {
       // Router advertisements, as a DHCPv6 network has (they carry the M flag and the default
       // route). They also matter to dnsmasq's speed: for each DHCPv6 packet from a link-local
       // address its kernel has no neighbour entry for, dnsmasq sends a neighbour solicitation
-      // and sleeps 100 ms, up to five times, before it answers anything of either family
+      // and sleeps 100 ms, and again while no entry appears, before it answers anything of either family
       // (measured: the first SOLICIT from a new client 100.5 ms without RAs, 0.2 ms with them;
       // Kea 0.4 ms). With RAs on, the pod's router solicitation, sent when its link comes up,
       // leaves that entry behind first. Without them a fill of 100 new pods at a time stalls
