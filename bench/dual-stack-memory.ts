@@ -8,13 +8,13 @@
  * Root, dnsmasq, containernetworking-plugins and a built dist/. Three copies of the bench
  * topology (bench/lab-extra.ts: each its own segment, a /21 IPv4 range, dnsmasq with 2-minute
  * leases), one per side; the dual-stack side's dnsmasq also serves a DHCPv6 range of 61,440
- * addresses in 2001:db8:c6::/64 with 2-minute leases, and router advertisements (why: in start()). Each side
- * fills to N held leases through the real bridge plugin (C ADDs at a time, the fill machinery
- * of bench/run.ts, failed ADDs retried, neighbours pinned), one side after the other; then RSS,
- * anonymous RSS, PSS and fds are read (bench/lab-extra.ts' sampleProc), and the CPU of all three
- * daemons is read over one shared window of steady renewal (T1 = 1 min, so every lease renews
- * about once a minute in each family). Prints a Markdown table; a full run (the defaults) keeps
- * its results in bench/dual-stack-memory-<date>.json.
+ * addresses in 2001:db8:c6::/64 with 2-minute leases, and router advertisements (why: in
+ * start()). Each side fills to N held leases through the real bridge plugin (C ADDs at a time,
+ * the fill machinery of bench/run.ts, failed ADDs retried, neighbours pinned), one side after the
+ * other; then RSS, anonymous RSS, PSS and fds are read (bench/lab-extra.ts' sampleProc), and
+ * the CPU of all three daemons is read over one shared window of steady renewal (T1 = 1 min, so
+ * every lease renews about once a minute in each family). Prints a Markdown table; a full run
+ * (the defaults) keeps its results in bench/dual-stack-memory-<date>.json.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -138,11 +138,12 @@ class ModeRun {
       // Router advertisements, as a DHCPv6 network has (they carry the M flag and the default
       // route). They also matter to dnsmasq's speed: for each DHCPv6 packet from a link-local
       // address its kernel has no neighbour entry for, dnsmasq sends a neighbour solicitation
-      // and sleeps 100 ms, and again while no entry appears, before it answers anything of either family
-      // (measured: the first SOLICIT from a new client 100.5 ms without RAs, 0.2 ms with them;
-      // Kea 0.4 ms). With RAs on, the pod's router solicitation, sent when its link comes up,
-      // leaves that entry behind first. Without them a fill of 100 new pods at a time stalls
-      // dnsmasq for 10 s and more, and ADDs of both families time out (bench/analysis.md).
+      // and sleeps 100 ms, and again while no entry appears, before it answers anything of
+      // either family (measured: the first SOLICIT from a new client 100.5 ms without RAs,
+      // 0.2 ms with them; Kea 0.4 ms). With RAs on, the pod's router solicitation, sent when its
+      // link comes up, leaves that entry behind first. Without them a fill of 100 new pods at a
+      // time stalls dnsmasq for 10 s and more, and ADDs of both families time out
+      // (bench/analysis.md).
       extra.push(`--dhcp-range=${PREFIX6}1000,${PREFIX6}ffff,64,2m`, '--enable-ra');
     }
     await this.lab.startDnsmasq(this.m.tag, extra);
